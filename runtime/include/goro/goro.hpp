@@ -1,0 +1,6 @@
+// <goro/goro.hpp>: the umbrella header. Go's goroutines and channels for C++20.
+#pragma once
+
+#include <goro/runtime/go.hpp>
+#include <goro/runtime/run.hpp>
+#include <goro/runtime/stats.hpp>

@@ -1,0 +1,57 @@
+// goro/runtime/run.hpp: starting the runtime.
+#pragma once
+
+#include <goro/sched/sched.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace goro {
+
+struct options {
+  unsigned workers = 0;        // worker threads; 0: $GOMAXPROCS, else one per hardware thread
+  std::size_t stack_size = 0;  // default coroutine stack size; 0: goro::sched::default_stack_size
+};
+
+namespace detail {
+// The main coroutine's task: runs main, keeps its exit code or exception for run() to return.
+template <class F>
+struct main_task final : sched::task {
+  F fn;
+  int code = 0;
+  std::exception_ptr error;
+  explicit main_task(F&& f) : fn(std::move(f)) {}
+  void run() override {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      std::invoke(fn);
+    } else {
+      code = static_cast<int>(std::invoke(fn));
+    }
+  }
+  void fail(std::exception_ptr e) noexcept override { error = e; }
+  void release() noexcept override {}
+};
+}  // namespace detail
+
+// Runs `main` as the main coroutine on a fresh runtime and returns its exit code (0 for a void
+// main) once it has returned; the workers are then stopped. As in Go, coroutines still running or
+// parked when main returns are abandoned. An exception escaping main is rethrown here, after the
+// workers have stopped. The calling thread serves as worker 0 until main returns.
+template <class F>
+int run(const options& opts, F&& main) {
+  detail::main_task<std::decay_t<F>> t(std::forward<F>(main));
+  sched::run(sched::config{opts.workers, opts.stack_size}, &t);
+  if (t.error) std::rethrow_exception(t.error);
+  return t.code;
+}
+
+template <class F>
+int run(F&& main) {
+  return run(options{}, std::forward<F>(main));
+}
+
+}  // namespace goro

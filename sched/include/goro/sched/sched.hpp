@@ -1,0 +1,148 @@
+// goro/sched/sched.hpp: the scheduler's interface to the layers above it.
+//
+// sched/ knows nothing of channels, sync primitives or sockets. What it offers upward is:
+//   - task:        the type-erased body of a coroutine (the runtime layer wraps closures in it);
+//   - start():     make a new coroutine from a task and queue it;
+//   - park()/ready(): the one blocking primitive every waiter is built on (see the contract below);
+//   - waiter:      park/ready packaged for "whoever is calling": a coroutine parks, a plain thread
+//                  blocks on a futex; higher layers queue waiters without caring which it is;
+//   - yield(), current coroutine identity, statistics, and run() that owns the workers.
+#pragma once
+
+#include <goro/sched/config.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+
+namespace goro::sched {
+
+struct coroutine;  // opaque outside sched/src
+
+// The body of a coroutine. The scheduler calls run() on the coroutine's own stack; if run() throws,
+// fail() gets the exception (still on that stack); then release() is called exactly once, and the
+// scheduler never touches the task again. release() is where a task frees itself or drops its
+// share of a join state.
+struct task {
+  virtual void run() = 0;
+  // Default: an unrecovered panic (message, coroutine id and name on stderr, exit code 2).
+  virtual void fail(std::exception_ptr e) noexcept;
+  virtual void release() noexcept = 0;
+
+ protected:
+  ~task() = default;
+};
+
+struct start_options {
+  const char* name = nullptr;  // copied; shown in panics, stack-overflow reports and dumps
+  std::size_t stack_size = 0;  // 0: the runtime's default
+};
+
+// Creates a coroutine running t and makes it runnable. From a coroutine it goes to the current
+// worker's run-next slot (Go's newproc: the child runs soon, on a warm cache, and the displaced
+// run-next becomes stealable); from any other thread it goes to the global queue.
+// Throws std::logic_error when no runtime is running.
+void start(task* t, const start_options& opts = {});
+
+// ---- park/ready: the contract -----------------------------------------------------------------
+//
+// park() suspends the calling coroutine until ready() is called for it. Every blocking facility
+// follows the same three steps:
+//   1. the waiter publishes where it waits (puts itself on a queue, under that queue's lock);
+//   2. it releases that lock and calls park();
+//   3. a waker that removes it from the queue (under the same lock) calls ready() exactly once,
+//      after releasing the lock if it can (ready() takes scheduler locks: never hold a
+//      higher-layer lock across it where that can be avoided; it is never *required*).
+// ready() may run before the waiter has actually switched out (between steps 2 and the switch):
+// a permit makes that safe. Each coroutine has a wake state, RUNNING / NOTIFIED / PARKED:
+//   - ready(): PARKED -> RUNNING and enqueue it; or RUNNING -> NOTIFIED (it has not parked yet);
+//   - park():  NOTIFIED -> RUNNING and return at once; otherwise switch to the worker, which does
+//              RUNNING -> PARKED *after* the switch has saved the coroutine's registers (so no
+//              other worker can resume a half-saved context), or finds NOTIFIED and resumes it.
+// Exactly one ready() per park(): a second ready() for the same park is a bug in the waker and is
+// reported as a fatal error. Wakers that race (a select woken by two channels, a timeout and a
+// value) must decide the winner among themselves first (a CAS on their own state).
+//
+// Memory ordering: the state CASes are acq_rel. Whatever the waker wrote before ready() (a value
+// handed over, a "closed" flag) happens-before the parked coroutine's return from park(): either
+// through the NOTIFIED permit (release in ready, acquire in park), or through the run queue
+// (ready's enqueue is a release, the worker's dequeue an acquire).
+void park();
+void ready(coroutine* co);
+
+// The calling coroutine, or nullptr on a thread that is not running a coroutine.
+coroutine* current() noexcept;
+bool in_coroutine() noexcept;
+
+// Lets other runnable coroutines run; the caller goes to the back of its worker's queue.
+// On a plain thread it is std::this_thread::yield().
+void yield();
+
+std::uint64_t id_of(const coroutine* co) noexcept;
+const char* name_of(const coroutine* co) noexcept;  // "" when unnamed
+
+// One party that waits: the current coroutine (parks) or the current plain thread (blocks on a
+// futex). Construct it on the waiting side, publish its address, call wait(); a waker calls wake()
+// exactly once per wait(). The object may be destroyed as soon as wait() returns, so wake() reads
+// everything it needs before its final store (see waiter::wake in scheduler.cpp).
+class waiter {
+ public:
+  waiter() noexcept : co_(current()) {}
+  waiter(const waiter&) = delete;
+  waiter& operator=(const waiter&) = delete;
+
+  void wait();
+  void wake() noexcept;
+  coroutine* co() const noexcept { return co_; }
+
+ private:
+  coroutine* co_;
+  std::atomic<std::uint32_t> futex_{0};  // plain threads only: 1 once woken
+};
+
+// Ends the program the way an unrecovered Go panic does: "panic: <type>: <what()>" and the
+// coroutine's id and name on stderr, then exit code 2 (no destructors, no atexit handlers: other
+// workers are still running). The default task::fail() calls it.
+[[noreturn]] void panic(std::exception_ptr e, std::uint64_t co_id, const char* co_name) noexcept;
+
+// ---- runtime lifetime, configuration and statistics ---------------------------------------------
+
+struct config {
+  unsigned workers = 0;        // 0: $GOMAXPROCS if set, else std::thread::hardware_concurrency()
+  std::size_t stack_size = 0;  // 0: default_stack_size
+};
+
+// Chosen by measurement; see docs/architecture.md ("Stacks") and tests/test_stack.cpp.
+inline constexpr std::size_t default_stack_size = 256 * 1024;
+
+// Starts the workers (the calling thread becomes worker 0), runs `main` as the first coroutine and
+// returns when it has finished: the workers are stopped and joined, coroutines still parked are
+// abandoned as in Go (their stacks are freed, objects on them are not destroyed). Throws
+// std::logic_error if a runtime is already running in this process.
+void run(const config& cfg, task* main);
+
+// Resolves the worker count: cfg.workers, else $GOMAXPROCS, else hardware_concurrency().
+unsigned resolve_workers(unsigned requested);
+
+struct stats {
+  std::uint64_t workers = 0;
+  std::uint64_t spawned = 0;      // coroutines started
+  std::uint64_t finished = 0;     // coroutines that returned
+  std::uint64_t switches = 0;     // coroutine resumptions by a worker
+  std::uint64_t steals = 0;       // successful steal operations
+  std::uint64_t stolen = 0;       // coroutines moved by them
+  std::uint64_t parks = 0;        // coroutine parks (switched out, not resumed at once)
+  std::uint64_t yields = 0;
+  std::uint64_t worker_sleeps = 0;  // times a worker went to sleep for lack of work
+  std::uint64_t worker_wakeups = 0; // times a sleeping worker was woken by a waker
+  std::uint64_t global_queue_pushes = 0;
+  std::uint64_t stacks_allocated = 0;  // stacks ever carved from slabs (not reuses)
+  std::uint64_t stack_bytes_reserved = 0;  // virtual bytes of stack slabs
+};
+// Totals over all workers; counters are read without stopping the workers, so a snapshot taken
+// while they run is approximate. Works while a runtime runs; otherwise returns the last one's.
+stats get_stats() noexcept;
+
+}  // namespace goro::sched

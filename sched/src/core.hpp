@@ -1,0 +1,233 @@
+// core.hpp: the scheduler's internal data structures. Never included by a public header.
+//
+// Objects and who touches them:
+//   coroutine  - owned by whichever worker runs it; while queued or parked, by nobody (it is only
+//                reachable through the queue or the waiter list that holds it).
+//   worker     - one per OS thread. Fields marked "owner" are touched only by that thread;
+//                the run queue's head, runnext and sleep_word are shared through atomics.
+//   scheduler  - one per goro::run(); shared state is atomics or guarded by the named mutex.
+//
+// Lock order (outermost first): idle_mu_, global queue mutex, pool mutexes (stack_pool,
+// coroutine pool). No scheduler lock is ever held across a context switch or across a call into
+// user code, and none is held while calling ready() (ready takes the global queue mutex).
+#pragma once
+
+#include <goro/sched/sched.hpp>
+
+#include <boost/context/detail/fcontext.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "stack.hpp"
+
+namespace goro::sched::detail {
+
+using boost::context::detail::fcontext_t;
+using boost::context::detail::transfer_t;
+
+class scheduler;
+struct worker;
+
+// A statistics counter written only by its owner thread and read by anyone: a relaxed load+store
+// (a plain increment, no locked instruction) is enough, since there is a single writer.
+struct counter {
+  std::atomic<std::uint64_t> v{0};
+  void inc(std::uint64_t n = 1) noexcept {
+    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
+// Wake states of the park/ready permit (contract in goro/sched/sched.hpp).
+enum : std::uint32_t { wake_running = 0, wake_notified = 1, wake_parked = 2 };
+
+// Life cycle, for diagnostics and the shutdown sweep. Transitions (always by the thread that holds
+// the coroutine): free -> runnable (start) -> running -> {runnable (yield), parked, dead -> free}.
+enum class co_status : std::uint8_t { free, runnable, running, parked };
+
+}  // namespace goro::sched::detail
+
+namespace goro::sched {
+
+// The control block of a coroutine (declared opaque in <goro/sched/sched.hpp>).
+struct coroutine {
+  detail::fcontext_t ctx = nullptr;  // saved registers while not running; nullptr until first run
+  task* body = nullptr;
+  std::atomic<std::uint32_t> wake{detail::wake_running};
+  std::atomic<detail::co_status> status{detail::co_status::free};
+  coroutine* link = nullptr;  // intrusive link: global queue, free lists
+  std::uint64_t id = 0;
+  std::size_t stack_request = 0;  // 0: the pool's default size
+  detail::stack stk;              // empty until first run
+  std::string name;
+  // The C++ runtime's per-thread exception state (__cxa_eh_globals: caught-exception stack and
+  // uncaught count) belongs to the coroutine, not the thread: saved here while switched out, so a
+  // coroutine that parks inside a catch block and resumes elsewhere finds its own.
+  void* eh_caught = nullptr;
+  unsigned eh_uncaught = 0;
+#if GORO_ASAN
+  void* asan_fake_stack = nullptr;
+#endif
+#if GORO_TSAN
+  void* tsan_fiber = nullptr;
+#endif
+};
+
+}  // namespace goro::sched
+
+namespace goro::sched::detail {
+
+// ---- the local run queue ------------------------------------------------------------------------
+// Go's runq: a bounded ring, FIFO. The owner pushes at tail and pops at head; thieves take half
+// from head. head is advanced only by CAS (owner pop and thieves race on it); tail is stored only
+// by the owner. Slots are atomics (relaxed) because a thief may read a slot the owner is
+// overwriting; the thief's CAS on head then fails and it discards what it read.
+struct runq {
+  static constexpr std::uint32_t capacity = 256;
+  std::atomic<std::uint32_t> head{0};
+  std::atomic<std::uint32_t> tail{0};
+  std::array<std::atomic<coroutine*>, capacity> slots{};
+
+  bool empty() const noexcept {
+    return head.load(std::memory_order_acquire) == tail.load(std::memory_order_acquire);
+  }
+};
+
+// What a coroutine asks its worker to do once it has switched out.
+enum class after_switch : std::uint8_t { none, park, yield, exit };
+
+struct alignas(64) worker {
+  worker(scheduler& s, unsigned index);
+  ~worker();
+
+  scheduler& sched;
+  const unsigned index;
+
+  // Shared (thieves, wakers).
+  runq q;
+  std::atomic<coroutine*> runnext{nullptr};
+  alignas(64) std::atomic<std::uint32_t> sleep_word{0};  // futex: 1 = woken by a waker
+
+  // Owner only.
+  alignas(64) coroutine* current = nullptr;
+  fcontext_t loop_ctx = nullptr;  // the worker loop's registers while a coroutine runs
+  after_switch pending = after_switch::none;
+  bool spinning = false;
+  std::uint32_t runnext_streak = 0;
+  std::uint32_t tick = 0;
+  std::uint32_t rng;
+  std::uint64_t id_next = 0, id_end = 0;  // a block of coroutine ids reserved from the scheduler
+  stack_cache stacks;
+  std::vector<coroutine*> free_cos;
+#if GORO_ASAN
+  const void* asan_loop_bottom = nullptr;
+  std::size_t asan_loop_size = 0;
+#endif
+#if GORO_TSAN
+  void* tsan_loop_fiber = nullptr;
+#endif
+  void* altstack = nullptr;
+
+  // Statistics: written by the owner, read by anyone.
+  counter spawned, finished, switches, steals, stolen, parks, yields, sleeps, wakeups,
+      global_pushes;
+
+  std::thread thread;  // not used for worker 0 (the thread that called run)
+};
+
+// ---- the scheduler ------------------------------------------------------------------------------
+class scheduler {
+ public:
+  scheduler(const config& cfg, unsigned nworkers);
+  ~scheduler();
+
+  void run_main(task* main);  // runs until the main coroutine has returned
+
+  // Queues and wakeups.
+  void enqueue(coroutine* co);                 // the ready()/start() path
+  void runq_put(worker& w, coroutine* co);     // owner: tail of the local queue
+  bool runq_put_next(worker& w, coroutine* co);  // owner: run-next slot; true if it displaced one
+  void global_push(coroutine* first, coroutine* last, std::uint32_t n);
+  void wake_one_if_needed();
+
+  coroutine* alloc_coroutine(worker* w);
+  std::uint64_t next_id(worker* w);
+  unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  stats collect_stats() const noexcept;
+
+  void note_foreign_spawn() noexcept { foreign_spawned_.fetch_add(1, std::memory_order_relaxed); }
+
+  coroutine* main_co = nullptr;
+
+ private:
+  friend struct worker;
+  void worker_main(worker& w);
+  void loop(worker& w);
+  void execute(worker& w, coroutine* co);
+  void finish(worker& w, coroutine* co);
+  coroutine* find_runnable(worker& w);
+  coroutine* local_get(worker& w);
+  coroutine* global_get(worker& w, std::uint32_t max);
+  coroutine* steal_work(worker& w);
+  coroutine* runq_pop(worker& w);
+  bool runq_put_slow(worker& w, coroutine* co, std::uint32_t h, std::uint32_t t);
+  std::uint32_t runq_grab(worker& victim, worker& thief, std::uint32_t batch_head, bool take_next);
+  coroutine* runq_steal(worker& thief, worker& victim, bool take_next);
+  void stop_spinning(worker& w);
+  void sleep(worker& w);
+  bool any_work_visible() const noexcept;
+  void stop();
+  void free_coroutine(worker* w, coroutine* co);
+
+  std::vector<std::unique_ptr<worker>> workers_;
+  stack_pool stack_pool_;
+
+  // Global run queue: an intrusive FIFO list under gq_mu_. gq_size_ mirrors its length so that
+  // workers can skip the lock when it is empty (a stale read only delays or repeats a check).
+  std::mutex gq_mu_;
+  coroutine* gq_head_ GORO_GUARDED_BY(gq_mu_) = nullptr;
+  coroutine* gq_tail_ GORO_GUARDED_BY(gq_mu_) = nullptr;
+  std::atomic<std::uint32_t> gq_size_{0};
+
+  // Idle workers. See "The wake-up protocol" in scheduler.cpp.
+  std::atomic<int> nspinning_{0};
+  std::atomic<int> nidle_{0};
+  std::mutex idle_mu_;
+  std::vector<worker*> idle_ GORO_GUARDED_BY(idle_mu_);
+  std::atomic<bool> stopping_{false};
+
+  // Coroutine control blocks: allocated in slabs (never freed before the scheduler), recycled
+  // through per-worker caches. The slabs double as the registry of every coroutine.
+  std::mutex co_mu_;
+  std::vector<std::unique_ptr<coroutine[]>> co_slabs_ GORO_GUARDED_BY(co_mu_);
+  std::vector<coroutine*> co_free_ GORO_GUARDED_BY(co_mu_);
+
+  std::atomic<std::uint64_t> id_counter_{1};
+  std::atomic<std::uint64_t> foreign_spawned_{0};  // starts from threads that are not workers
+};
+
+// The current thread's worker (nullptr on other threads). Deliberately out of line: a coroutine
+// can migrate between threads across a context switch, and an inlined thread_local access lets
+// the compiler keep the old thread's TLS address in a register across the switch.
+worker* current_worker() noexcept;
+void set_current_worker(worker* w) noexcept;
+
+// The running scheduler, if any (set for the duration of run()).
+scheduler* current_scheduler() noexcept;
+
+// Process-wide: installs the SIGSEGV handler (once) and the calling thread's alternate signal
+// stack for the given worker. overflow.cpp.
+void install_overflow_handler();
+void* enable_altstack();
+void disable_altstack(void* stack);
+
+[[noreturn]] void fatal(const char* msg) noexcept;
+
+}  // namespace goro::sched::detail

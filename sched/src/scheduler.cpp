@@ -1,0 +1,811 @@
+// scheduler.cpp: workers, run queues, stealing, idle parking, park/ready, the context switch.
+//
+// ==== The worker loop ============================================================================
+// Each worker runs loop() on its thread's own stack ("the loop context"). To run a coroutine it
+// jumps into it; the coroutine jumps back to the loop when it parks, yields or ends, leaving a
+// note in worker::pending saying which. The loop acts on the note only after the jump, when the
+// coroutine's registers are saved: that is what makes it safe for another worker to resume the
+// coroutine as soon as it is queued again. Coroutines never switch to each other directly.
+//
+// Where the loop looks for work (find_runnable), in order:
+//   1. every 61st pick, the global queue first, so it cannot starve behind busy local queues;
+//   2. the run-next slot, unless it has been taken max_runnext_streak times in a row (two
+//      coroutines ready-ing each other would otherwise monopolise the worker: Go's ping-pong hog);
+//   3. the local queue, then the run-next slot regardless of the streak;
+//   4. a batch from the global queue;
+//   5. stealing: half of a random victim's queue, in up to 4 rounds over all victims, the last
+//      round also taking a victim's run-next slot;
+//   6. sleep (below).
+//
+// ==== The wake-up protocol ======================================================================
+// Goal: no lost work, no thundering herd, no CPU burnt by an idle runtime. Two counters:
+//   nspinning_ - workers looking for work (or woken to look) that have not found any yet;
+//   nidle_     - workers on the idle list (asleep, or about to be).
+// A submitter (anything that makes a coroutine runnable where another worker could take it):
+//   S1. publishes the work (local queue tail, displaced run-next, global queue);
+//   S2. full fence (seq_cst);
+//   S3. if nspinning_ != 0, returns: a spinning worker will find the work;
+//   S4. if nidle_ == 0, returns: every worker is busy and will come back to the queues;
+//   S5. CAS nspinning_ 0 -> 1 (only one waker at a time), pops a worker off the idle list and
+//       wakes it; the woken worker starts out spinning (it was counted in S5).
+// A worker that finds no work:
+//   W1. puts itself on the idle list and increments nidle_ (seq_cst);
+//   W2. if it was spinning, decrements nspinning_ (seq_cst);
+//   W3. full fence, then re-checks every queue and run-next slot;
+//   W4. if it sees work, takes itself back off the idle list (unless a waker already popped it,
+//       in which case a wake is on its way and it waits for that) and looks again;
+//   W5. otherwise sleeps on its futex until a waker sets its sleep_word.
+// Why nothing is lost: S1..S3/S4 and W1..W3 are the two halves of Dekker's pattern, each a store
+// then a fence then loads. Either the submitter's loads see the worker's W1/W2 stores (so S3/S4
+// do not return early and S5 wakes someone) or the worker's W3 sees the work. A worker that
+// finds work while spinning stops spinning, and if it was the last spinner and work remains
+// visible, it wakes another (Go's resetspinning), so a burst of work fans out over the workers
+// one wake at a time instead of all at once.
+// The one deliberate exception is run-next: a coroutine made ready by a running coroutine goes
+// into the empty run-next slot *without* a wake (as in Tokio's LIFO slot): the common case is a
+// hand-off where the waker is about to park, and waking a sleeping worker for it costs a futex
+// call and usually finds nothing to steal. The worker that owns the slot runs it as soon as its
+// current coroutine switches out. If that filled the slot by displacing another coroutine, the
+// displaced one goes to the queue and the full protocol runs.
+// Rejected: waking on every ready (a futex syscall per channel hand-off: Boost.Fiber's 2 us
+// cross-thread ping-pong); a timed poll instead of the fence (latency or burnt CPU).
+
+#include <goro/sched/sched.hpp>
+
+#include <cxxabi.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "core.hpp"
+#include "futex.hpp"
+
+#if GORO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if GORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace goro::sched::detail {
+
+namespace {
+
+constexpr std::uint32_t max_runnext_streak = 16;
+constexpr int steal_rounds = 4;
+constexpr std::size_t co_slab_size = 256;
+constexpr std::size_t co_cache_batch = 64;
+constexpr std::uint64_t id_block = 1024;
+
+std::atomic<scheduler*> g_sched{nullptr};
+stats g_last_stats{};  // the last runtime's final counters, for get_stats() after run() returns
+
+// The C++ runtime's per-thread exception state. Layout shared by libstdc++ and libc++abi.
+struct eh_globals {
+  void* caught;
+  unsigned int uncaught;
+};
+extern "C" eh_globals* __cxa_get_globals() noexcept;
+
+inline void cpu_relax(int n) noexcept {
+  for (int i = 0; i < n; ++i) _mm_pause();
+}
+
+inline std::uint32_t xorshift(std::uint32_t& s) noexcept {
+  s ^= s << 13;
+  s ^= s >> 17;
+  s ^= s << 5;
+  return s;
+}
+
+}  // namespace
+
+scheduler* current_scheduler() noexcept { return g_sched.load(std::memory_order_acquire); }
+
+[[noreturn]] void fatal(const char* msg) noexcept {
+  std::fflush(stdout);
+  std::fprintf(stderr, "fatal error: goro: %s\n", msg);
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
+// ==== context switch =============================================================================
+
+namespace {
+
+// Coroutine side: save state, jump to the worker loop, and (unless exiting) come back later,
+// possibly on another worker. Reads the worker afresh after the jump (see current_worker()).
+void switch_to_loop(after_switch what) {
+  worker* w = current_worker();
+  coroutine* co = w->current;
+  w->pending = what;
+  eh_globals* g = __cxa_get_globals();
+  co->eh_caught = g->caught;
+  co->eh_uncaught = g->uncaught;
+  g->caught = nullptr;
+  g->uncaught = 0;
+#if GORO_ASAN
+  // A coroutine that exits passes nullptr: ASan then frees its fake stack.
+  __sanitizer_start_switch_fiber(what == after_switch::exit ? nullptr : &co->asan_fake_stack,
+                                 w->asan_loop_bottom, w->asan_loop_size);
+#endif
+#if GORO_TSAN
+  __tsan_switch_to_fiber(w->tsan_loop_fiber, 0);
+#endif
+  transfer_t t = boost::context::detail::jump_fcontext(w->loop_ctx, nullptr);
+  // Resumed. This may be another thread: everything thread-specific is looked up again.
+  w = current_worker();
+  w->loop_ctx = t.fctx;
+#if GORO_ASAN
+  __sanitizer_finish_switch_fiber(co->asan_fake_stack, &w->asan_loop_bottom, &w->asan_loop_size);
+#endif
+  g = __cxa_get_globals();
+  g->caught = co->eh_caught;
+  g->uncaught = co->eh_uncaught;
+}
+
+// The first frame of every coroutine.
+void trampoline(transfer_t t) {
+  worker* w = current_worker();
+  w->loop_ctx = t.fctx;
+#if GORO_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &w->asan_loop_bottom, &w->asan_loop_size);
+#endif
+  auto* co = static_cast<coroutine*>(t.data);
+  task* body = co->body;
+  try {
+    body->run();
+  } catch (...) {
+    body->fail(std::current_exception());
+  }
+  co->body = nullptr;
+  body->release();
+  switch_to_loop(after_switch::exit);
+  __builtin_unreachable();
+}
+
+}  // namespace
+
+// ==== worker ======================================================================================
+
+worker::worker(scheduler& s, unsigned i)
+    : sched(s), index(i), rng(0x9e3779b9u * (i + 1)), stacks(s.stack_pool_) {
+  free_cos.reserve(2 * co_cache_batch);
+}
+
+worker::~worker() = default;
+
+// ==== scheduler ==================================================================================
+
+scheduler::scheduler(const config& cfg, unsigned nworkers)
+    : stack_pool_(cfg.stack_size ? cfg.stack_size : default_stack_size) {
+  workers_.reserve(nworkers);
+  for (unsigned i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+  std::lock_guard lk(idle_mu_);
+  idle_.reserve(nworkers);
+}
+
+scheduler::~scheduler() {
+  // Abandoned coroutines (still parked or queued when main returned) lose their stacks with the
+  // pool; their control blocks go with the slabs. Their bodies are not run or destroyed (Go does
+  // not run a goroutine's defers when main returns either).
+  for (auto& w : workers_) w->stacks.flush();
+}
+
+std::uint64_t scheduler::next_id(worker* w) {
+  if (!w) return id_counter_.fetch_add(1, std::memory_order_relaxed);
+  if (w->id_next == w->id_end) {
+    w->id_next = id_counter_.fetch_add(id_block, std::memory_order_relaxed);
+    w->id_end = w->id_next + id_block;
+  }
+  return w->id_next++;
+}
+
+coroutine* scheduler::alloc_coroutine(worker* w) {
+  if (w && !w->free_cos.empty()) {
+    coroutine* co = w->free_cos.back();
+    w->free_cos.pop_back();
+    return co;
+  }
+  std::lock_guard lk(co_mu_);
+  if (co_free_.empty()) {
+    co_slabs_.push_back(std::make_unique<coroutine[]>(co_slab_size));
+    coroutine* slab = co_slabs_.back().get();
+    for (std::size_t i = co_slab_size; i-- > 0;) co_free_.push_back(&slab[i]);
+  }
+  std::size_t n = w ? std::min(co_cache_batch, co_free_.size()) : 1;
+  coroutine* co = co_free_.back();
+  co_free_.pop_back();
+  for (std::size_t i = 1; i < n; ++i) {
+    w->free_cos.push_back(co_free_.back());
+    co_free_.pop_back();
+  }
+  return co;
+}
+
+void scheduler::free_coroutine(worker* w, coroutine* co) {
+  co->status.store(co_status::free, std::memory_order_relaxed);
+  co->name.clear();
+  w->free_cos.push_back(co);
+  if (w->free_cos.size() >= 2 * co_cache_batch) {
+    std::lock_guard lk(co_mu_);
+    for (std::size_t i = 0; i < co_cache_batch; ++i) {
+      co_free_.push_back(w->free_cos.back());
+      w->free_cos.pop_back();
+    }
+  }
+}
+
+// ---- local run queue (owner side) ----
+
+void scheduler::runq_put(worker& w, coroutine* co) {
+  for (;;) {
+    std::uint32_t h = w.q.head.load(std::memory_order_acquire);  // synchronises with consumers
+    std::uint32_t t = w.q.tail.load(std::memory_order_relaxed);  // only we store it
+    if (t - h < runq::capacity) {
+      w.q.slots[t % runq::capacity].store(co, std::memory_order_relaxed);
+      w.q.tail.store(t + 1, std::memory_order_release);  // makes the slot available to consumers
+      return;
+    }
+    if (runq_put_slow(w, co, h, t)) return;
+    // A consumer moved head: the queue has room again.
+  }
+}
+
+// The local queue is full: move half of it, plus co, to the global queue in one lock.
+bool scheduler::runq_put_slow(worker& w, coroutine* co, std::uint32_t h, std::uint32_t t) {
+  constexpr std::uint32_t n = runq::capacity / 2;
+  if (t - h != runq::capacity) return false;
+  std::array<coroutine*, n + 1> batch;
+  for (std::uint32_t i = 0; i < n; ++i)
+    batch[i] = w.q.slots[(h + i) % runq::capacity].load(std::memory_order_relaxed);
+  if (!w.q.head.compare_exchange_strong(h, h + n, std::memory_order_release,
+                                        std::memory_order_relaxed))
+    return false;  // a consumer took some: retry the fast path
+  batch[n] = co;
+  for (std::uint32_t i = 0; i < n; ++i) batch[i]->link = batch[i + 1];
+  global_push(batch[0], batch[n], n + 1);
+  return true;
+}
+
+bool scheduler::runq_put_next(worker& w, coroutine* co) {
+  coroutine* old = w.runnext.load(std::memory_order_relaxed);
+  // CAS, not store: a thief may take the slot's occupant concurrently.
+  while (!w.runnext.compare_exchange_weak(old, co, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed)) {
+  }
+  if (!old) return false;
+  runq_put(w, old);
+  return true;
+}
+
+coroutine* scheduler::runq_pop(worker& w) {
+  for (;;) {
+    std::uint32_t h = w.q.head.load(std::memory_order_acquire);
+    std::uint32_t t = w.q.tail.load(std::memory_order_relaxed);
+    if (t == h) return nullptr;
+    coroutine* co = w.q.slots[h % runq::capacity].load(std::memory_order_relaxed);
+    if (w.q.head.compare_exchange_weak(h, h + 1, std::memory_order_release,
+                                       std::memory_order_relaxed))
+      return co;
+  }
+}
+
+// ---- stealing ----
+
+// Moves half of victim's queue into thief's queue starting at slot batch_head (thief's tail);
+// returns how many. With take_next and an empty queue, takes the victim's run-next instead.
+std::uint32_t scheduler::runq_grab(worker& victim, worker& thief, std::uint32_t batch_head,
+                                   bool take_next) {
+  for (;;) {
+    std::uint32_t h = victim.q.head.load(std::memory_order_acquire);  // sync with other consumers
+    std::uint32_t t = victim.q.tail.load(std::memory_order_acquire);  // sync with the producer
+    std::uint32_t n = t - h;
+    n -= n / 2;
+    if (n == 0) {
+      if (!take_next) return 0;
+      coroutine* next = victim.runnext.load(std::memory_order_acquire);
+      if (!next) return 0;
+      // The victim most likely filled run-next just before parking the coroutine that readied
+      // it, and will run it within a switch: give it that chance before taking it.
+      cpu_relax(64);
+      if (!victim.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed))
+        continue;
+      thief.q.slots[batch_head % runq::capacity].store(next, std::memory_order_relaxed);
+      return 1;
+    }
+    if (n > runq::capacity / 2) continue;  // h and t read at different times: inconsistent
+    for (std::uint32_t i = 0; i < n; ++i) {
+      coroutine* co = victim.q.slots[(h + i) % runq::capacity].load(std::memory_order_relaxed);
+      thief.q.slots[(batch_head + i) % runq::capacity].store(co, std::memory_order_relaxed);
+    }
+    if (victim.q.head.compare_exchange_strong(h, h + n, std::memory_order_acq_rel,
+                                              std::memory_order_relaxed))
+      return n;
+  }
+}
+
+// Precondition: thief's queue is empty (only the owner steals into it, when it has run dry).
+coroutine* scheduler::runq_steal(worker& thief, worker& victim, bool take_next) {
+  std::uint32_t t = thief.q.tail.load(std::memory_order_relaxed);
+  std::uint32_t n = runq_grab(victim, thief, t, take_next);
+  if (n == 0) return nullptr;
+  thief.steals.inc();
+  thief.stolen.inc(n);
+  --n;
+  coroutine* co = thief.q.slots[(t + n) % runq::capacity].load(std::memory_order_relaxed);
+  if (n == 0) return co;
+  thief.q.tail.store(t + n, std::memory_order_release);  // publishes the stolen batch
+  return co;
+}
+
+coroutine* scheduler::steal_work(worker& w) {
+  const unsigned nw = workers();
+  for (int round = 0; round < steal_rounds; ++round) {
+    const bool last = round == steal_rounds - 1;
+    const unsigned start = xorshift(w.rng) % nw;
+    for (unsigned k = 0; k < nw; ++k) {
+      worker& v = *workers_[(start + k) % nw];
+      if (&v == &w) continue;
+      if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+      if (coroutine* co = runq_steal(w, v, last)) return co;
+    }
+    if (coroutine* co = global_get(w, runq::capacity / 2)) return co;
+    cpu_relax(32 << round);  // brief spin between rounds, then sleep
+  }
+  return nullptr;
+}
+
+// ---- global queue ----
+
+void scheduler::global_push(coroutine* first, coroutine* last, std::uint32_t n) {
+  last->link = nullptr;
+  {
+    std::lock_guard lk(gq_mu_);
+    if (gq_tail_)
+      gq_tail_->link = first;
+    else
+      gq_head_ = first;
+    gq_tail_ = last;
+    gq_size_.fetch_add(n, std::memory_order_relaxed);
+  }
+  if (worker* w = current_worker(); w && &w->sched == this)
+    w->global_pushes.inc();
+  wake_one_if_needed();
+}
+
+// Takes one coroutine to run and up to max-1 more into w's local queue (which must have room:
+// it is only called when the local queue is empty).
+coroutine* scheduler::global_get(worker& w, std::uint32_t max) {
+  if (gq_size_.load(std::memory_order_relaxed) == 0) return nullptr;
+  std::lock_guard lk(gq_mu_);
+  std::uint32_t size = gq_size_.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  std::uint32_t n = std::min({size, size / workers() + 1, max});
+  gq_size_.fetch_sub(n, std::memory_order_relaxed);
+  coroutine* co = gq_head_;
+  gq_head_ = co->link;
+  for (std::uint32_t i = 1; i < n; ++i) {
+    coroutine* c = gq_head_;
+    gq_head_ = c->link;
+    runq_put(w, c);
+  }
+  if (!gq_head_) gq_tail_ = nullptr;
+  return co;
+}
+
+// ---- idle protocol (see the essay at the top) ----
+
+void scheduler::wake_one_if_needed() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // S2
+  if (nspinning_.load(std::memory_order_relaxed) != 0) return;  // S3
+  if (nidle_.load(std::memory_order_relaxed) == 0) return;      // S4
+  int zero = 0;
+  if (!nspinning_.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;  // S5
+  worker* v = nullptr;
+  {
+    std::lock_guard lk(idle_mu_);
+    if (!idle_.empty()) {
+      v = idle_.back();
+      idle_.pop_back();
+      nidle_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+  if (!v) {
+    nspinning_.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  v->wakeups.inc();  // racy single-writer counter: v is asleep, we are its only writer now
+  v->sleep_word.store(1, std::memory_order_release);
+  futex_wake(&v->sleep_word);
+}
+
+void scheduler::stop_spinning(worker& w) {
+  w.spinning = false;
+  if (nspinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      (!w.q.empty() || gq_size_.load(std::memory_order_relaxed) != 0))
+    wake_one_if_needed();
+}
+
+bool scheduler::any_work_visible() const noexcept {
+  if (gq_size_.load(std::memory_order_relaxed) != 0) return true;
+  for (auto& v : workers_) {
+    if (!v->q.empty() || v->runnext.load(std::memory_order_relaxed) != nullptr) return true;
+  }
+  return false;
+}
+
+void scheduler::sleep(worker& w) {
+  {  // W1
+    std::lock_guard lk(idle_mu_);
+    idle_.push_back(&w);
+    nidle_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if (w.spinning) {  // W2
+    w.spinning = false;
+    nspinning_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // W3
+  if (any_work_visible() || stopping_.load(std::memory_order_relaxed)) {
+    std::unique_lock lk(idle_mu_);
+    auto it = std::find(idle_.begin(), idle_.end(), &w);
+    if (it != idle_.end()) {  // W4: nobody is waking us; just look again
+      idle_.erase(it);
+      nidle_.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+    // A waker popped us and counted us as spinning: its wake is on the way; take it below.
+  }
+  w.sleeps.inc();
+  while (w.sleep_word.load(std::memory_order_acquire) == 0) futex_wait(&w.sleep_word, 0);  // W5
+  w.sleep_word.store(0, std::memory_order_relaxed);
+  w.spinning = true;  // the waker counted us in nspinning_
+}
+
+void scheduler::stop() {
+  stopping_.store(true, std::memory_order_seq_cst);
+  std::vector<worker*> sleepers;
+  {
+    std::lock_guard lk(idle_mu_);
+    sleepers.swap(idle_);
+    nidle_.store(0, std::memory_order_seq_cst);
+  }
+  for (worker* v : sleepers) {
+    nspinning_.fetch_add(1, std::memory_order_seq_cst);  // keeps the counters consistent
+    v->sleep_word.store(1, std::memory_order_release);
+    futex_wake(&v->sleep_word);
+  }
+}
+
+// ---- finding work ----
+
+coroutine* scheduler::local_get(worker& w) {
+  if (w.runnext_streak < max_runnext_streak) {
+    coroutine* next = w.runnext.load(std::memory_order_relaxed);
+    if (next && w.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed)) {
+      ++w.runnext_streak;
+      return next;
+    }
+  }
+  w.runnext_streak = 0;
+  if (coroutine* co = runq_pop(w)) return co;
+  coroutine* next = w.runnext.load(std::memory_order_relaxed);
+  if (next && w.runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+    return next;
+  return nullptr;
+}
+
+coroutine* scheduler::find_runnable(worker& w) {
+  for (;;) {
+    if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+    coroutine* co = nullptr;
+    if (++w.tick % 61 == 0) co = global_get(w, 1);
+    if (!co) co = local_get(w);
+    if (!co) co = global_get(w, runq::capacity / 2);
+    if (!co) {
+      // Spin (steal) only while spinners are fewer than half the busy workers, as Go does: more
+      // would burn CPU fighting over the same few queues.
+      if (!w.spinning) {
+        const int busy = static_cast<int>(workers()) - nidle_.load(std::memory_order_relaxed);
+        if (2 * nspinning_.load(std::memory_order_relaxed) < busy) {
+          w.spinning = true;
+          nspinning_.fetch_add(1, std::memory_order_seq_cst);
+        }
+      }
+      if (w.spinning) co = steal_work(w);
+    }
+    if (co) {
+      if (w.spinning) stop_spinning(w);
+      return co;
+    }
+    sleep(w);
+  }
+}
+
+void scheduler::execute(worker& w, coroutine* co) {
+  for (;;) {
+    w.current = co;
+    co->status.store(co_status::running, std::memory_order_relaxed);
+    if (!co->ctx) {
+      co->stk = w.stacks.get(co->stack_request);
+      co->ctx = boost::context::detail::make_fcontext(co->stk.top(), co->stk.size, &trampoline);
+#if GORO_TSAN
+      co->tsan_fiber = __tsan_create_fiber(0);
+      if (!co->name.empty()) __tsan_set_fiber_name(co->tsan_fiber, co->name.c_str());
+#endif
+    }
+    w.switches.inc();
+#if GORO_ASAN
+    void* loop_fake_stack = nullptr;
+    __sanitizer_start_switch_fiber(&loop_fake_stack, co->stk.base, co->stk.size);
+#endif
+#if GORO_TSAN
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#endif
+    transfer_t t = boost::context::detail::jump_fcontext(co->ctx, co);
+#if GORO_ASAN
+    __sanitizer_finish_switch_fiber(loop_fake_stack, nullptr, nullptr);
+#endif
+    co->ctx = t.fctx;
+    w.current = nullptr;
+    switch (std::exchange(w.pending, after_switch::none)) {
+      case after_switch::park: {
+        co->status.store(co_status::parked, std::memory_order_relaxed);
+        std::uint32_t s = wake_running;
+        // Release: the saved context and everything the coroutine wrote before parking are
+        // visible to the waker whose PARKED -> RUNNING CAS reads this.
+        if (co->wake.compare_exchange_strong(s, wake_parked, std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+          w.parks.inc();
+          return;
+        }
+        // ready() came in while we were switching: the permit is ours, resume at once.
+        co->wake.store(wake_running, std::memory_order_relaxed);
+        continue;
+      }
+      case after_switch::yield:
+        w.yields.inc();
+        co->status.store(co_status::runnable, std::memory_order_relaxed);
+        runq_put(w, co);
+        return;
+      case after_switch::exit:
+        finish(w, co);
+        return;
+      case after_switch::none:
+        fatal("a coroutine switched to its worker without saying why");
+    }
+  }
+}
+
+void scheduler::finish(worker& w, coroutine* co) {
+#if GORO_TSAN
+  __tsan_destroy_fiber(co->tsan_fiber);
+  co->tsan_fiber = nullptr;
+#endif
+  w.stacks.put(co->stk);
+  co->stk = {};
+  co->ctx = nullptr;
+  w.finished.inc();
+  const bool was_main = co == main_co;
+  free_coroutine(&w, co);
+  if (was_main) stop();
+}
+
+void scheduler::loop(worker& w) {
+  while (coroutine* co = find_runnable(w)) execute(w, co);
+}
+
+void scheduler::worker_main(worker& w) {
+  set_current_worker(&w);
+  w.altstack = enable_altstack();
+#if GORO_TSAN
+  w.tsan_loop_fiber = __tsan_get_current_fiber();
+#endif
+  loop(w);
+  disable_altstack(w.altstack);
+  set_current_worker(nullptr);
+}
+
+void scheduler::run_main(task* main) {
+  worker& w0 = *workers_[0];
+  coroutine* co = alloc_coroutine(nullptr);
+  co->body = main;
+  co->id = next_id(nullptr);  // 1: the first id of this runtime
+  co->name = "main";
+  co->stack_request = 0;
+  co->status.store(co_status::runnable, std::memory_order_relaxed);
+  main_co = co;
+  w0.spawned.inc();
+  runq_put(w0, co);
+  // Workers 1..n-1 start spinning-free and find nothing until work is published; they go to
+  // sleep through the normal protocol.
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    worker& w = *workers_[i];
+    w.thread = std::thread([this, &w] { worker_main(w); });
+  }
+  worker_main(w0);
+  for (std::size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
+}
+
+stats scheduler::collect_stats() const noexcept {
+  stats s;
+  s.workers = workers_.size();
+  for (auto& w : workers_) {
+    s.spawned += w->spawned.get();
+    s.finished += w->finished.get();
+    s.switches += w->switches.get();
+    s.steals += w->steals.get();
+    s.stolen += w->stolen.get();
+    s.parks += w->parks.get();
+    s.yields += w->yields.get();
+    s.worker_sleeps += w->sleeps.get();
+    s.worker_wakeups += w->wakeups.get();
+    s.global_queue_pushes += w->global_pushes.get();
+  }
+  s.spawned += foreign_spawned_.load(std::memory_order_relaxed);
+  s.stacks_allocated = stack_pool_.stacks_carved();
+  s.stack_bytes_reserved = stack_pool_.bytes_reserved();
+  return s;
+}
+
+// ---- the ready/start path ----
+
+void scheduler::enqueue(coroutine* co) {
+  co->status.store(co_status::runnable, std::memory_order_relaxed);
+  worker* w = current_worker();
+  if (w && &w->sched == this) {
+    if (w->current) {
+      // From a coroutine: run next, on this warm core. Only a displaced occupant needs a wake.
+      if (runq_put_next(*w, co)) wake_one_if_needed();
+    } else {
+      runq_put(*w, co);
+      wake_one_if_needed();
+    }
+    return;
+  }
+  co->link = nullptr;
+  global_push(co, co, 1);
+}
+
+}  // namespace goro::sched::detail
+
+// ==== the public sched interface ================================================================
+
+namespace goro::sched {
+
+using namespace detail;
+
+void start(task* t, const start_options& opts) {
+  worker* w = current_worker();
+  scheduler* s = w ? &w->sched : current_scheduler();
+  if (!s) {
+    t->release();
+    throw std::logic_error("goro: cannot start a coroutine: no goro::run() is running");
+  }
+  coroutine* co = s->alloc_coroutine(w);
+  co->body = t;
+  co->id = s->next_id(w);
+  if (opts.name) co->name.assign(opts.name);
+  co->stack_request = opts.stack_size;
+  co->wake.store(wake_running, std::memory_order_relaxed);
+  if (w)
+    w->spawned.inc();
+  else
+    s->note_foreign_spawn();
+  s->enqueue(co);
+}
+
+void park() {
+  worker* w = current_worker();
+  coroutine* co = w ? w->current : nullptr;
+  if (!co) throw std::logic_error("goro::sched::park() called outside a coroutine");
+  // Fast path: the permit is already here (the waker beat us to it).
+  std::uint32_t s = wake_notified;
+  if (co->wake.compare_exchange_strong(s, wake_running, std::memory_order_acquire,
+                                       std::memory_order_relaxed))
+    return;
+  switch_to_loop(after_switch::park);
+}
+
+void ready(coroutine* co) {
+  std::uint32_t s = co->wake.load(std::memory_order_relaxed);
+  for (;;) {
+    if (s == wake_parked) {
+      // Acquire pairs with the worker's RUNNING -> PARKED release: the context is saved.
+      if (co->wake.compare_exchange_weak(s, wake_running, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+        scheduler* sch = current_scheduler();
+        if (!sch) fatal("ready() called with no runtime running");
+        sch->enqueue(co);
+        return;
+      }
+    } else if (s == wake_running) {
+      // Release: what the waker wrote is visible to park()'s acquire of the permit.
+      if (co->wake.compare_exchange_weak(s, wake_notified, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed))
+        return;
+    } else {
+      fatal("ready() called twice for one park() (a waker bug: two parties woke one waiter)");
+    }
+  }
+}
+
+coroutine* current() noexcept {
+  worker* w = current_worker();
+  return w ? w->current : nullptr;
+}
+
+bool in_coroutine() noexcept { return current() != nullptr; }
+
+void yield() {
+  if (!in_coroutine()) {
+    std::this_thread::yield();
+    return;
+  }
+  switch_to_loop(after_switch::yield);
+}
+
+std::uint64_t id_of(const coroutine* co) noexcept { return co ? co->id : 0; }
+const char* name_of(const coroutine* co) noexcept { return co ? co->name.c_str() : ""; }
+
+void waiter::wait() {
+  if (co_) {
+    park();
+    return;
+  }
+  while (futex_.load(std::memory_order_acquire) == 0) futex_wait(&futex_, 0);
+  futex_.store(0, std::memory_order_relaxed);
+}
+
+void waiter::wake() noexcept {
+  if (coroutine* c = co_) {
+    ready(c);  // after this, *this may be gone: not touched again
+    return;
+  }
+  futex_.store(1, std::memory_order_release);
+  futex_wake(&futex_);  // harmless if the waiter has already returned (see futex.hpp)
+}
+
+unsigned resolve_workers(unsigned requested) {
+  if (requested) return requested;
+  if (const char* env = std::getenv("GOMAXPROCS"); env && *env) {
+    char* end = nullptr;
+    long n = std::strtol(env, &end, 10);
+    if (*end == '\0' && n > 0 && n <= 1024) return static_cast<unsigned>(n);
+    std::fprintf(stderr, "goro: ignoring GOMAXPROCS=%s (not an integer in 1..1024)\n", env);
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? hc : 1;
+}
+
+void run(const config& cfg, task* main) {
+  if (current_worker() || current_scheduler())
+    throw std::logic_error("goro::run: a goro runtime is already running in this process");
+  scheduler s(cfg, resolve_workers(cfg.workers));
+  install_overflow_handler();
+  scheduler* expected = nullptr;
+  if (!g_sched.compare_exchange_strong(expected, &s, std::memory_order_acq_rel))
+    throw std::logic_error("goro::run: a goro runtime is already running in this process");
+  s.run_main(main);
+  g_last_stats = s.collect_stats();
+  g_sched.store(nullptr, std::memory_order_release);
+}
+
+stats get_stats() noexcept {
+  if (scheduler* s = current_scheduler()) return s->collect_stats();
+  return g_last_stats;
+}
+
+void task::fail(std::exception_ptr e) noexcept {
+  coroutine* co = current();
+  panic(e, id_of(co), name_of(co));
+}
+
+}  // namespace goro::sched
