@@ -155,7 +155,7 @@ class scheduler {
   void runq_put(worker& w, coroutine* co);     // owner: tail of the local queue
   bool runq_put_next(worker& w, coroutine* co);  // owner: run-next slot; true if it displaced one
   void global_push(coroutine* first, coroutine* last, std::uint32_t n);
-  void wake_one_if_needed();
+  bool wake_one_if_needed();  // true if it woke a sleeping worker
 
   coroutine* alloc_coroutine(worker* w);
   std::uint64_t next_id(worker* w);
@@ -211,6 +211,12 @@ class scheduler {
 
   std::atomic<std::uint64_t> id_counter_{1};
   std::atomic<std::uint64_t> foreign_spawned_{0};  // starts from threads that are not workers
+
+  // The monitor (Go's sysmon, reduced to one duty): see scheduler::monitor().
+  void monitor();
+  std::thread monitor_thread_;
+  std::atomic<std::uint32_t> monitor_stop_{0};
+  std::atomic<std::uint64_t> monitor_wakeups_{0};
 };
 
 // The current thread's worker (nullptr on other threads). Deliberately out of line: a coroutine

@@ -401,12 +401,12 @@ coroutine* scheduler::global_get(worker& w, std::uint32_t max) {
 
 // ---- idle protocol (see the essay at the top) ----
 
-void scheduler::wake_one_if_needed() {
+bool scheduler::wake_one_if_needed() {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // S2
-  if (nspinning_.load(std::memory_order_relaxed) != 0) return;  // S3
-  if (nidle_.load(std::memory_order_relaxed) == 0) return;      // S4
+  if (nspinning_.load(std::memory_order_relaxed) != 0) return false;  // S3
+  if (nidle_.load(std::memory_order_relaxed) == 0) return false;      // S4
   int zero = 0;
-  if (!nspinning_.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;  // S5
+  if (!nspinning_.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return false;  // S5
   worker* v = nullptr;
   {
     std::lock_guard lk(idle_mu_);
@@ -418,11 +418,12 @@ void scheduler::wake_one_if_needed() {
   }
   if (!v) {
     nspinning_.fetch_sub(1, std::memory_order_seq_cst);
-    return;
+    return false;
   }
-  v->wakeups.inc();  // racy single-writer counter: v is asleep, we are its only writer now
+  v->wakeups.inc();  // single writer: v is asleep until the store below, and we alone popped it
   v->sleep_word.store(1, std::memory_order_release);
   futex_wake(&v->sleep_word);
+  return true;
 }
 
 void scheduler::stop_spinning(worker& w) {
@@ -574,6 +575,14 @@ void scheduler::execute(worker& w, coroutine* co) {
         w.yields.inc();
         co->status.store(co_status::runnable, std::memory_order_relaxed);
         runq_put(w, co);
+        // A yield publishes nothing new: the owner will run the queue anyway, so liveness never
+        // needs a wake here. Balance does: coroutines that only yield would otherwise keep one
+        // worker busy while another sleeps. The relaxed pre-check keeps the fence off the
+        // common path (a stale read only delays the rebalance to a later yield).
+        if (nidle_.load(std::memory_order_relaxed) != 0 &&
+            nspinning_.load(std::memory_order_relaxed) == 0 &&
+            w.q.tail.load(std::memory_order_relaxed) - w.q.head.load(std::memory_order_relaxed) > 1)
+          wake_one_if_needed();
         return;
       case after_switch::exit:
         finish(w, co);
@@ -596,6 +605,39 @@ void scheduler::finish(worker& w, coroutine* co) {
   const bool was_main = co == main_co;
   free_coroutine(&w, co);
   if (was_main) stop();
+}
+
+// ---- the monitor ----
+// A worker that runs one coroutine for a long time (a computation, or a call that blocks the
+// thread) cannot hand out the work queued behind it: its run-next slot was filled without a
+// wake-up, and nothing else prompts the idle workers to look. Every tick the monitor compares
+// each worker's switch count with the previous tick's; a worker that has not switched while work
+// waits in its queue or run-next slot is stalled, and the monitor runs the submitter's side of
+// the wake-up protocol on its behalf, so an idle worker comes to steal (run-next included, on its
+// last round). The tick is 1 ms while there is activity and backs off to 10 ms after 50 quiet
+// ticks, so an idle runtime costs about a hundred short wake-ups a second.
+void scheduler::monitor() {
+  const unsigned nw = workers();
+  std::vector<std::uint64_t> last(nw, ~std::uint64_t{0});
+  unsigned quiet = 0;
+  while (monitor_stop_.load(std::memory_order_acquire) == 0) {
+    timespec tick{0, quiet < 50 ? 1'000'000 : 10'000'000};
+    futex_wait(&monitor_stop_, 0, &tick);
+    bool busy = false;
+    for (unsigned i = 0; i < nw; ++i) {
+      worker& v = *workers_[i];
+      const std::uint64_t sw = v.switches.get();
+      const bool has_work =
+          !v.q.empty() || v.runnext.load(std::memory_order_relaxed) != nullptr;
+      if (sw != last[i]) busy = true;
+      if (sw == last[i] && has_work) {
+        if (wake_one_if_needed()) monitor_wakeups_.fetch_add(1, std::memory_order_relaxed);
+        busy = true;
+      }
+      last[i] = sw;
+    }
+    quiet = busy ? 0 : quiet + 1;
+  }
 }
 
 void scheduler::loop(worker& w) {
@@ -630,8 +672,14 @@ void scheduler::run_main(task* main) {
     worker& w = *workers_[i];
     w.thread = std::thread([this, &w] { worker_main(w); });
   }
+  if (workers_.size() > 1) monitor_thread_ = std::thread([this] { monitor(); });
   worker_main(w0);
   for (std::size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
+  if (monitor_thread_.joinable()) {
+    monitor_stop_.store(1, std::memory_order_release);
+    futex_wake(&monitor_stop_);
+    monitor_thread_.join();
+  }
 }
 
 stats scheduler::collect_stats() const noexcept {
@@ -650,6 +698,7 @@ stats scheduler::collect_stats() const noexcept {
     s.global_queue_pushes += w->global_pushes.get();
   }
   s.spawned += foreign_spawned_.load(std::memory_order_relaxed);
+  s.monitor_wakeups = monitor_wakeups_.load(std::memory_order_relaxed);
   s.stacks_allocated = stack_pool_.stacks_carved();
   s.stack_bytes_reserved = stack_pool_.bytes_reserved();
   return s;
@@ -743,6 +792,17 @@ coroutine* current() noexcept {
 }
 
 bool in_coroutine() noexcept { return current() != nullptr; }
+
+int worker_index() noexcept {
+  worker* w = current_worker();
+  return w ? static_cast<int>(w->index) : -1;
+}
+
+stack_range current_stack() noexcept {
+  coroutine* co = current();
+  if (!co) return {nullptr, nullptr};
+  return {co->stk.base, co->stk.top()};
+}
 
 void yield() {
   if (!in_coroutine()) {

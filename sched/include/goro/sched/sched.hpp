@@ -80,6 +80,17 @@ bool in_coroutine() noexcept;
 // On a plain thread it is std::this_thread::yield().
 void yield();
 
+// The index of the worker running the caller (0..workers-1), or -1 off the workers.
+int worker_index() noexcept;
+
+// The usable stack of the calling coroutine: [lo, hi), growing down from hi. {nullptr, nullptr}
+// outside a coroutine. For diagnostics and measurement (how much stack did this code touch?).
+struct stack_range {
+  void* lo;
+  void* hi;
+};
+stack_range current_stack() noexcept;
+
 std::uint64_t id_of(const coroutine* co) noexcept;
 const char* name_of(const coroutine* co) noexcept;  // "" when unnamed
 
@@ -138,6 +149,7 @@ struct stats {
   std::uint64_t worker_sleeps = 0;  // times a worker went to sleep for lack of work
   std::uint64_t worker_wakeups = 0; // times a sleeping worker was woken by a waker
   std::uint64_t global_queue_pushes = 0;
+  std::uint64_t monitor_wakeups = 0;  // workers woken by the monitor for a stalled worker's work
   std::uint64_t stacks_allocated = 0;  // stacks ever carved from slabs (not reuses)
   std::uint64_t stack_bytes_reserved = 0;  // virtual bytes of stack slabs
 };

@@ -1,0 +1,155 @@
+// Coroutine stacks: sizes, reuse, and the measurement behind the default size.
+#include <doctest/doctest.h>
+#include <goro/goro.hpp>
+#include <netdb.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iomanip>
+#include <locale>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sched = goro::sched;
+
+namespace {
+
+// Bytes of the current coroutine's stack that are resident (touched), counted with mincore.
+// Meaningful on a stack that was fresh when the coroutine started (a non-default size is mapped
+// for the coroutine alone).
+std::size_t touched_stack_bytes() {
+  auto r = sched::current_stack();
+  const std::size_t ps = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  auto* lo = static_cast<unsigned char*>(r.lo);
+  auto* hi = static_cast<unsigned char*>(r.hi);
+  std::vector<unsigned char> vec(static_cast<std::size_t>(hi - lo) / ps);
+  if (::mincore(lo, static_cast<std::size_t>(hi - lo), vec.data()) != 0) return 0;
+  std::size_t n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n * ps;
+}
+
+// The first use of each of these runs heavy set-up code on whatever stack is current.
+std::string heavy_first_uses() {
+  std::ostringstream out;
+  out.imbue(std::locale::classic());
+  out << std::fixed << std::setprecision(6) << 3.14159265358979L << ' ';
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%Lf %g %a", 2.718281828459045L, 1e300, 0.1);
+  out << buf << ' ';
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  out << (rng() % 10) << ' ';
+  try {
+    throw std::runtime_error("first throw: the unwinder loads and parses unwind tables");
+  } catch (const std::exception& e) {
+    out << e.what()[0];
+  }
+  std::regex re(R"((\w+)=(\d+(?:\.\d+)?))");
+  std::smatch m;
+  std::string s = "55=AAPL 270=187.25 271=100";
+  std::regex_search(s, m, re);
+  out << m.size();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo("localhost", "80", &hints, &res) == 0) ::freeaddrinfo(res);  // loads NSS
+  return out.str();
+}
+
+__attribute__((noinline)) int recurse(int depth, int limit) {
+  volatile char pad[1000];
+  pad[0] = static_cast<char>(depth);
+  if (depth == limit) return pad[0];
+  return recurse(depth + 1, limit) + pad[0];
+}
+
+}  // namespace
+
+TEST_CASE("heavy first-use library paths fit the default stack with room to spare") {
+  // This measurement chose sched::default_stack_size (docs/architecture.md, "Stacks").
+  std::size_t used = 0;
+  goro::run([&] {
+    auto h = goro::spawn(goro::spawn_options{.stack_size = 2 << 20}, [] {
+      std::string s = heavy_first_uses();
+      CHECK(!s.empty());
+      return touched_stack_bytes();
+    });
+    used = h.get();
+  });
+  MESSAGE("heavy first-use paths touched " << used / 1024 << " KiB of stack; default is "
+                                           << sched::default_stack_size / 1024 << " KiB");
+  CHECK(used > 0);
+  CHECK(used * 4 <= sched::default_stack_size);  // at least 4x headroom
+}
+
+TEST_CASE("the same heavy paths run on a default-size stack") {
+  goro::run([] {
+    auto h = goro::spawn([] { return heavy_first_uses(); });
+    CHECK(!h.get().empty());
+  });
+}
+
+TEST_CASE("per-coroutine and per-runtime stack sizes are honoured") {
+  auto size_of = [] {
+    auto r = sched::current_stack();
+    return static_cast<std::size_t>(static_cast<char*>(r.hi) - static_cast<char*>(r.lo));
+  };
+  goro::run([&] {
+    CHECK(size_of() == sched::default_stack_size);
+    auto h = goro::spawn(goro::spawn_options{.stack_size = 1 << 20}, size_of);
+    CHECK(h.get() == (1u << 20));
+    // Deep recursion that needs ~600 KiB works on a 1 MiB stack.
+    int expected = 0;
+    for (int i = 0; i <= 600; ++i) expected += static_cast<char>(i);
+    auto d = goro::spawn(goro::spawn_options{.stack_size = 1 << 20}, [] { return recurse(0, 600); });
+    CHECK(d.get() == expected);
+  });
+  CHECK(goro::run(goro::options{.stack_size = 512 * 1024}, [&] {
+          auto h = goro::spawn(size_of);
+          return static_cast<int>(h.get() / 1024);
+        }) == 512);
+}
+
+TEST_CASE("stacks are pooled: sequential spawns reuse a handful of stacks") {
+  std::uint64_t carved = 0;
+  goro::run([&] {
+    for (int round = 0; round < 100; ++round) {
+      std::vector<goro::join_handle<int>> hs;
+      for (int i = 0; i < 1000; ++i) hs.push_back(goro::spawn([i] { return i; }));
+      for (auto& h : hs) h.get();
+    }
+    carved = goro::stats().stacks_allocated;
+  });
+  // 100,000 coroutines ran; stacks are carved in slabs of ~64 and reused.
+  MESSAGE("stacks carved for 100,000 coroutines: " << carved);
+  CHECK(carved <= 64 * 8);
+}
+
+TEST_CASE("100000 coroutines parked at once then all released") {
+  constexpr int n = 100000;
+  goro::run([&] {
+    std::vector<sched::coroutine*> parked(n, nullptr);
+    std::atomic<int> count{0};
+    auto* pp = parked.data();
+    auto* pc = &count;
+    std::vector<goro::join_handle<void>> hs;
+    hs.reserve(n);
+    for (int i = 0; i < n; ++i)
+      hs.push_back(goro::spawn([pp, pc, i] {
+        pp[i] = sched::current();
+        pc->fetch_add(1, std::memory_order_release);
+        sched::park();
+      }));
+    while (count.load(std::memory_order_acquire) < n) goro::yield();
+    CHECK(goro::stats().stacks_allocated >= static_cast<std::uint64_t>(n));
+    for (auto* c : parked) sched::ready(c);
+    for (auto& h : hs) h.get();
+  });
+}
