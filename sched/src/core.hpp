@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "mutex.hpp"
 #include "stack.hpp"
 
 namespace goro::sched::detail {
@@ -191,7 +192,7 @@ class scheduler {
 
   // Global run queue: an intrusive FIFO list under gq_mu_. gq_size_ mirrors its length so that
   // workers can skip the lock when it is empty (a stale read only delays or repeats a check).
-  std::mutex gq_mu_;
+  mutex gq_mu_;
   coroutine* gq_head_ GORO_GUARDED_BY(gq_mu_) = nullptr;
   coroutine* gq_tail_ GORO_GUARDED_BY(gq_mu_) = nullptr;
   std::atomic<std::uint32_t> gq_size_{0};
@@ -199,13 +200,13 @@ class scheduler {
   // Idle workers. See "The wake-up protocol" in scheduler.cpp.
   std::atomic<int> nspinning_{0};
   std::atomic<int> nidle_{0};
-  std::mutex idle_mu_;
+  mutex idle_mu_;
   std::vector<worker*> idle_ GORO_GUARDED_BY(idle_mu_);
   std::atomic<bool> stopping_{false};
 
   // Coroutine control blocks: allocated in slabs (never freed before the scheduler), recycled
   // through per-worker caches. The slabs double as the registry of every coroutine.
-  std::mutex co_mu_;
+  mutex co_mu_;
   std::vector<std::unique_ptr<coroutine[]>> co_slabs_ GORO_GUARDED_BY(co_mu_);
   std::vector<coroutine*> co_free_ GORO_GUARDED_BY(co_mu_);
 
@@ -224,6 +225,16 @@ class scheduler {
 // the compiler keep the old thread's TLS address in a register across the switch.
 worker* current_worker() noexcept;
 void set_current_worker(worker* w) noexcept;
+
+// The C++ runtime's per-thread exception state (__cxa_eh_globals), laid out as libstdc++ and
+// libc++abi both lay it out. Read out of line for the same reason as current_worker(), and more:
+// <cxxabi.h> declares __cxa_get_globals __attribute__((const)), which entitles the compiler to
+// reuse one call's result after a context switch, that is, on another thread.
+struct eh_globals {
+  void* caught;
+  unsigned int uncaught;
+};
+eh_globals* this_thread_eh_globals() noexcept;
 
 // The running scheduler, if any (set for the duration of run()).
 scheduler* current_scheduler() noexcept;

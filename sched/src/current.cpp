@@ -6,6 +6,8 @@
 // thread's variable after migrating. A call into another translation unit, which the compiler
 // cannot see into, forces a fresh read each time. noipa stops GCC from deriving "pure" facts
 // about the function across translation units even under LTO.
+#include <cxxabi.h>
+
 #include "core.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -27,5 +29,9 @@ GORO_OPAQUE worker* current_worker() noexcept {
 }
 
 GORO_OPAQUE void set_current_worker(worker* w) noexcept { tls_worker = w; }
+
+GORO_OPAQUE eh_globals* this_thread_eh_globals() noexcept {
+  return reinterpret_cast<eh_globals*>(abi::__cxa_get_globals());
+}
 
 }  // namespace goro::sched::detail

@@ -84,13 +84,6 @@ constexpr std::uint64_t id_block = 1024;
 std::atomic<scheduler*> g_sched{nullptr};
 stats g_last_stats{};  // the last runtime's final counters, for get_stats() after run() returns
 
-// The C++ runtime's per-thread exception state. Layout shared by libstdc++ and libc++abi.
-struct eh_globals {
-  void* caught;
-  unsigned int uncaught;
-};
-extern "C" eh_globals* __cxa_get_globals() noexcept;
-
 inline void cpu_relax(int n) noexcept {
   for (int i = 0; i < n; ++i) _mm_pause();
 }
@@ -123,7 +116,7 @@ void switch_to_loop(after_switch what) {
   worker* w = current_worker();
   coroutine* co = w->current;
   w->pending = what;
-  eh_globals* g = __cxa_get_globals();
+  eh_globals* g = this_thread_eh_globals();
   co->eh_caught = g->caught;
   co->eh_uncaught = g->uncaught;
   g->caught = nullptr;
@@ -143,7 +136,7 @@ void switch_to_loop(after_switch what) {
 #if GORO_ASAN
   __sanitizer_finish_switch_fiber(co->asan_fake_stack, &w->asan_loop_bottom, &w->asan_loop_size);
 #endif
-  g = __cxa_get_globals();
+  g = this_thread_eh_globals();
   g->caught = co->eh_caught;
   g->uncaught = co->eh_uncaught;
 }
@@ -185,7 +178,7 @@ scheduler::scheduler(const config& cfg, unsigned nworkers)
     : stack_pool_(cfg.stack_size ? cfg.stack_size : default_stack_size) {
   workers_.reserve(nworkers);
   for (unsigned i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
-  std::lock_guard lk(idle_mu_);
+  lock_guard lk(idle_mu_);
   idle_.reserve(nworkers);
 }
 
@@ -211,7 +204,7 @@ coroutine* scheduler::alloc_coroutine(worker* w) {
     w->free_cos.pop_back();
     return co;
   }
-  std::lock_guard lk(co_mu_);
+  lock_guard lk(co_mu_);
   if (co_free_.empty()) {
     co_slabs_.push_back(std::make_unique<coroutine[]>(co_slab_size));
     coroutine* slab = co_slabs_.back().get();
@@ -232,7 +225,7 @@ void scheduler::free_coroutine(worker* w, coroutine* co) {
   co->name.clear();
   w->free_cos.push_back(co);
   if (w->free_cos.size() >= 2 * co_cache_batch) {
-    std::lock_guard lk(co_mu_);
+    lock_guard lk(co_mu_);
     for (std::size_t i = 0; i < co_cache_batch; ++i) {
       co_free_.push_back(w->free_cos.back());
       w->free_cos.pop_back();
@@ -366,7 +359,7 @@ coroutine* scheduler::steal_work(worker& w) {
 void scheduler::global_push(coroutine* first, coroutine* last, std::uint32_t n) {
   last->link = nullptr;
   {
-    std::lock_guard lk(gq_mu_);
+    lock_guard lk(gq_mu_);
     if (gq_tail_)
       gq_tail_->link = first;
     else
@@ -383,7 +376,7 @@ void scheduler::global_push(coroutine* first, coroutine* last, std::uint32_t n) 
 // it is only called when the local queue is empty).
 coroutine* scheduler::global_get(worker& w, std::uint32_t max) {
   if (gq_size_.load(std::memory_order_relaxed) == 0) return nullptr;
-  std::lock_guard lk(gq_mu_);
+  lock_guard lk(gq_mu_);
   std::uint32_t size = gq_size_.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
   std::uint32_t n = std::min({size, size / workers() + 1, max});
@@ -409,7 +402,7 @@ bool scheduler::wake_one_if_needed() {
   if (!nspinning_.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return false;  // S5
   worker* v = nullptr;
   {
-    std::lock_guard lk(idle_mu_);
+    lock_guard lk(idle_mu_);
     if (!idle_.empty()) {
       v = idle_.back();
       idle_.pop_back();
@@ -443,7 +436,7 @@ bool scheduler::any_work_visible() const noexcept {
 
 void scheduler::sleep(worker& w) {
   {  // W1
-    std::lock_guard lk(idle_mu_);
+    lock_guard lk(idle_mu_);
     idle_.push_back(&w);
     nidle_.fetch_add(1, std::memory_order_seq_cst);
   }
@@ -453,7 +446,7 @@ void scheduler::sleep(worker& w) {
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);  // W3
   if (any_work_visible() || stopping_.load(std::memory_order_relaxed)) {
-    std::unique_lock lk(idle_mu_);
+    lock_guard lk(idle_mu_);
     auto it = std::find(idle_.begin(), idle_.end(), &w);
     if (it != idle_.end()) {  // W4: nobody is waking us; just look again
       idle_.erase(it);
@@ -472,7 +465,7 @@ void scheduler::stop() {
   stopping_.store(true, std::memory_order_seq_cst);
   std::vector<worker*> sleepers;
   {
-    std::lock_guard lk(idle_mu_);
+    lock_guard lk(idle_mu_);
     sleepers.swap(idle_);
     nidle_.store(0, std::memory_order_seq_cst);
   }

@@ -72,11 +72,14 @@ stack map_stack(std::size_t size) {
   return stack{static_cast<char*>(p) + guard, size, false};
 }
 
-void unmap_stack(const stack& s) noexcept {
-  const std::size_t guard = page_size();
+void forget_frames([[maybe_unused]] const stack& s) noexcept {
 #if GORO_ASAN
   __asan_unpoison_memory_region(s.base, s.size);
 #endif
+}
+
+void unmap_stack(const stack& s) noexcept {
+  const std::size_t guard = page_size();
   ::munmap(s.base - guard, s.size + guard);
 }
 
@@ -113,7 +116,7 @@ void stack_pool::carve_slab() {
 }
 
 void stack_pool::take(std::vector<stack>& out, std::size_t n) {
-  std::lock_guard lk(mu_);
+  lock_guard lk(mu_);
   if (free_.empty()) carve_slab();
   while (n-- > 0 && !free_.empty()) {
     out.push_back(free_.back());
@@ -122,7 +125,7 @@ void stack_pool::take(std::vector<stack>& out, std::size_t n) {
 }
 
 void stack_pool::give(std::vector<stack>& in, std::size_t n) {
-  std::lock_guard lk(mu_);
+  lock_guard lk(mu_);
   while (n-- > 0 && !in.empty()) {
     free_.push_back(in.back());
     in.pop_back();
@@ -130,12 +133,12 @@ void stack_pool::give(std::vector<stack>& in, std::size_t n) {
 }
 
 std::uint64_t stack_pool::stacks_carved() const noexcept {
-  std::lock_guard lk(mu_);
+  lock_guard lk(mu_);
   return carved_;
 }
 
 std::uint64_t stack_pool::bytes_reserved() const noexcept {
-  std::lock_guard lk(mu_);
+  lock_guard lk(mu_);
   return reserved_;
 }
 

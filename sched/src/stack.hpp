@@ -22,8 +22,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <vector>
+
+#include "mutex.hpp"
 
 namespace goro::sched::detail {
 
@@ -37,6 +38,11 @@ struct stack {
 
 std::size_t page_size() noexcept;
 std::size_t round_to_pages(std::size_t n) noexcept;
+
+// A coroutine that ends never returns from its first frames (it switches away for good), so under
+// ASan the shadow of those frames stays poisoned; the next coroutine on this pooled stack would
+// trip over it. Clears the stack's shadow (a no-op without ASan).
+void forget_frames(const stack& s) noexcept;
 
 // One stack mapped on its own (guard included); released by unmap_stack.
 stack map_stack(std::size_t size);
@@ -62,7 +68,7 @@ class stack_pool {
   void carve_slab() GORO_REQUIRES(mu_);
   std::size_t size_;
   std::size_t guard_;
-  mutable std::mutex mu_;
+  mutable mutex mu_;
   std::vector<stack> free_;
   std::vector<std::pair<char*, std::size_t>> slabs_;
   std::uint64_t carved_ = 0;
@@ -86,6 +92,7 @@ class stack_cache {
     return s;
   }
   void put(const stack& s) {
+    forget_frames(s);
     if (!s.pooled) {
       unmap_stack(s);
       return;

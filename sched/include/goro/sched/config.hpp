@@ -31,6 +31,7 @@
 // Clang thread-safety annotations (no-ops elsewhere); -Wthread-safety is on under clang.
 #if defined(__clang__)
 #define GORO_CAPABILITY(x) __attribute__((capability(x)))
+#define GORO_SCOPED_CAPABILITY __attribute__((scoped_lockable))
 #define GORO_GUARDED_BY(x) __attribute__((guarded_by(x)))
 #define GORO_REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))
 #define GORO_ACQUIRE(...) __attribute__((acquire_capability(__VA_ARGS__)))
@@ -38,6 +39,7 @@
 #define GORO_NO_THREAD_SAFETY_ANALYSIS __attribute__((no_thread_safety_analysis))
 #else
 #define GORO_CAPABILITY(x)
+#define GORO_SCOPED_CAPABILITY
 #define GORO_GUARDED_BY(x)
 #define GORO_REQUIRES(...)
 #define GORO_ACQUIRE(...)
