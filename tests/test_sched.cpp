@@ -66,11 +66,11 @@ TEST_CASE("yields interleave coroutines on every worker") {
           const int w = sched::worker_index();
           if ((*last)[static_cast<std::size_t>(w)].exchange(c) != c) interleaved.fetch_add(1);
           total.fetch_add(1);
-          if (i % 100 == 0) {
+          {
             std::lock_guard lk(mu);
             workers_seen.insert(w);
           }
-          spin_work(200);
+          spin_work(2000);  // ~100 ms in all: long enough for both worker threads to get a core
           goro::yield();
         }
       }));

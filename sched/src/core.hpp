@@ -36,6 +36,13 @@ using boost::context::detail::transfer_t;
 class scheduler;
 struct worker;
 
+// The C++ runtime's per-thread exception state (__cxa_eh_globals: the stack of exceptions being
+// handled and the uncaught count), laid out as libstdc++ and libc++abi both lay it out.
+struct eh_globals {
+  void* caught;
+  unsigned int uncaught;
+};
+
 // A statistics counter written only by its owner thread and read by anyone: a relaxed load+store
 // (a plain increment, no locked instruction) is enough, since there is a single writer.
 struct counter {
@@ -127,6 +134,7 @@ struct alignas(64) worker {
   std::uint64_t id_next = 0, id_end = 0;  // a block of coroutine ids reserved from the scheduler
   stack_cache stacks;
   std::vector<coroutine*> free_cos;
+  eh_globals* eh = nullptr;  // this thread's C++ exception state (constant per thread)
 #if GORO_ASAN
   const void* asan_loop_bottom = nullptr;
   std::size_t asan_loop_size = 0;
@@ -226,14 +234,10 @@ class scheduler {
 worker* current_worker() noexcept;
 void set_current_worker(worker* w) noexcept;
 
-// The C++ runtime's per-thread exception state (__cxa_eh_globals), laid out as libstdc++ and
-// libc++abi both lay it out. Read out of line for the same reason as current_worker(), and more:
-// <cxxabi.h> declares __cxa_get_globals __attribute__((const)), which entitles the compiler to
-// reuse one call's result after a context switch, that is, on another thread.
-struct eh_globals {
-  void* caught;
-  unsigned int uncaught;
-};
+// The C++ runtime's per-thread exception state, read once per worker thread (worker::eh). Out of
+// line for the same reason as current_worker(), and more: <cxxabi.h> declares __cxa_get_globals
+// __attribute__((const)), which entitles the compiler to reuse one call's result after a context
+// switch, that is, on another thread.
 eh_globals* this_thread_eh_globals() noexcept;
 
 // The running scheduler, if any (set for the duration of run()).

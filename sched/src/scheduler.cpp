@@ -116,7 +116,7 @@ void switch_to_loop(after_switch what) {
   worker* w = current_worker();
   coroutine* co = w->current;
   w->pending = what;
-  eh_globals* g = this_thread_eh_globals();
+  eh_globals* g = w->eh;
   co->eh_caught = g->caught;
   co->eh_uncaught = g->uncaught;
   g->caught = nullptr;
@@ -136,7 +136,7 @@ void switch_to_loop(after_switch what) {
 #if GORO_ASAN
   __sanitizer_finish_switch_fiber(co->asan_fake_stack, &w->asan_loop_bottom, &w->asan_loop_size);
 #endif
-  g = this_thread_eh_globals();
+  g = w->eh;
   g->caught = co->eh_caught;
   g->uncaught = co->eh_uncaught;
 }
@@ -372,8 +372,8 @@ void scheduler::global_push(coroutine* first, coroutine* last, std::uint32_t n) 
   wake_one_if_needed();
 }
 
-// Takes one coroutine to run and up to max-1 more into w's local queue (which must have room:
-// it is only called when the local queue is empty).
+// Takes one coroutine to run and up to max-1 more into w's local queue; callers pass a max that
+// fits the queue's free space (so the puts never overflow back into the global queue).
 coroutine* scheduler::global_get(worker& w, std::uint32_t max) {
   if (gq_size_.load(std::memory_order_relaxed) == 0) return nullptr;
   lock_guard lk(gq_mu_);
@@ -500,7 +500,14 @@ coroutine* scheduler::find_runnable(worker& w) {
   for (;;) {
     if (stopping_.load(std::memory_order_relaxed)) return nullptr;
     coroutine* co = nullptr;
-    if (++w.tick % 61 == 0) co = global_get(w, 1);
+    if (++w.tick % 61 == 0) {
+      // The global queue's turn: take a batch that fits the local queue's free half, not just
+      // one, or a queue kept non-empty by yielding coroutines drains it at 1/61 of the pace.
+      const std::uint32_t used = w.q.tail.load(std::memory_order_relaxed) -
+                                 w.q.head.load(std::memory_order_relaxed);
+      const std::uint32_t room = used < runq::capacity / 2 ? runq::capacity / 2 - used : 0;
+      co = global_get(w, room + 1);
+    }
     if (!co) co = local_get(w);
     if (!co) co = global_get(w, runq::capacity / 2);
     if (!co) {
@@ -639,6 +646,7 @@ void scheduler::loop(worker& w) {
 
 void scheduler::worker_main(worker& w) {
   set_current_worker(&w);
+  w.eh = this_thread_eh_globals();
   w.altstack = enable_altstack();
 #if GORO_TSAN
   w.tsan_loop_fiber = __tsan_get_current_fiber();
@@ -798,7 +806,8 @@ stack_range current_stack() noexcept {
 }
 
 void yield() {
-  if (!in_coroutine()) {
+  worker* w = current_worker();
+  if (!w || !w->current) {
     std::this_thread::yield();
     return;
   }
