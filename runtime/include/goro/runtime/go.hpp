@@ -174,32 +174,19 @@ class join_handle {
 // escaping f is an unrecovered panic: "panic: <what()>" and the coroutine's id and name on stderr,
 // exit code 2.
 template <class F, class... Args>
-  requires(!detail::is_spawn_options<F>)
-void go(F&& f, Args&&... args) {
-  auto* t = new detail::go_task<std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(f),
-                                                                         std::forward<Args>(args)...);
-  sched::start(t);
-}
-
-template <class F, class... Args>
 void go(const spawn_options& o, F&& f, Args&&... args) {
   auto* t = new detail::go_task<std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(f),
                                                                          std::forward<Args>(args)...);
   sched::start(t, {o.name, o.stack_size});
 }
 
-// spawn(f, args...): like go, and returns a join_handle for f's result.
 template <class F, class... Args>
   requires(!detail::is_spawn_options<F>)
-auto spawn(F&& f, Args&&... args) {
-  using R = std::invoke_result_t<std::decay_t<F>&&, std::decay_t<Args>&&...>;
-  auto* t = new detail::spawn_task<R, std::decay_t<F>, std::decay_t<Args>...>(
-      std::forward<F>(f), std::forward<Args>(args)...);
-  join_handle<R> h(t);
-  sched::start(t);
-  return h;
+void go(F&& f, Args&&... args) {
+  go(spawn_options{}, std::forward<F>(f), std::forward<Args>(args)...);
 }
 
+// spawn(f, args...): like go, and returns a join_handle for f's result.
 template <class F, class... Args>
 auto spawn(const spawn_options& o, F&& f, Args&&... args) {
   using R = std::invoke_result_t<std::decay_t<F>&&, std::decay_t<Args>&&...>;
@@ -208,6 +195,12 @@ auto spawn(const spawn_options& o, F&& f, Args&&... args) {
   join_handle<R> h(t);
   sched::start(t, {o.name, o.stack_size});
   return h;
+}
+
+template <class F, class... Args>
+  requires(!detail::is_spawn_options<F>)
+auto spawn(F&& f, Args&&... args) {
+  return spawn(spawn_options{}, std::forward<F>(f), std::forward<Args>(args)...);
 }
 
 // Lets other coroutines run (Go's runtime.Gosched).

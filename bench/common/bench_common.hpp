@@ -1,0 +1,84 @@
+// bench_common.hpp: what the C++ benchmark programs share: argument parsing, the clock, RSS from
+// /proc/self/statm, the worker count from $GOMAXPROCS, and the "RESULT <name> <value> <unit>" line
+// that bench/run.py parses.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace bench {
+
+// Exits at once with status 1: _Exit, not exit, because it may be called from a coroutine or
+// fiber while other workers still run (no static destructors under their feet).
+[[noreturn]] inline void die(const char* prog, const std::string& msg) {
+  std::fprintf(stderr, "%s: %s\n", prog, msg.c_str());
+  std::fflush(nullptr);
+  std::_Exit(1);
+}
+
+using clock = std::chrono::steady_clock;
+
+inline double ns_since(clock::time_point t0) {
+  return std::chrono::duration<double, std::nano>(clock::now() - t0).count();
+}
+
+inline void result(const std::string& name, double value, const char* unit) {
+  std::printf("RESULT %s %.3f %s\n", name.c_str(), value, unit);
+  std::fflush(stdout);
+}
+
+// Resident set size in bytes: the second field of /proc/self/statm (pages), as gobench reads it.
+inline std::int64_t rss_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) die("bench", "cannot open /proc/self/statm");
+  long long size = 0, resident = 0;
+  int n = std::fscanf(f, "%lld %lld", &size, &resident);
+  std::fclose(f);
+  if (n != 2) die("bench", "cannot parse /proc/self/statm");
+  return static_cast<std::int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+}
+
+// memory_100k, memory_1m, ...: the row name for N parked coroutines (gobench names them alike).
+inline std::string memory_name(std::uint64_t n) {
+  if (n % 1000000 == 0) return "memory_" + std::to_string(n / 1000000) + "m";
+  if (n % 1000 == 0) return "memory_" + std::to_string(n / 1000) + "k";
+  return "memory_" + std::to_string(n);
+}
+
+// $GOMAXPROCS as a positive integer, else `fallback`.
+inline unsigned gomaxprocs(unsigned fallback) {
+  const char* s = std::getenv("GOMAXPROCS");
+  if (!s || !*s) return fallback;
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (*end != '\0' || v <= 0 || v > 4096) die("bench", std::string("bad GOMAXPROCS: ") + s);
+  return static_cast<unsigned>(v);
+}
+
+// argv[2] as a positive size, else `def`.
+inline std::uint64_t size_arg(int argc, char** argv, std::uint64_t def) {
+  if (argc < 3) return def;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(argv[2], &end, 10);
+  if (*end != '\0' || v == 0) die(argv[0], std::string("bad size: ") + argv[2]);
+  return v;
+}
+
+// skynet's size is its number of leaves: a power of 10 (fan-out 10).
+inline void check_skynet_size(const char* prog, std::uint64_t n) {
+  for (std::uint64_t m = n; m > 1; m /= 10)
+    if (m % 10 != 0) die(prog, "skynet: size must be a power of 10, not " + std::to_string(n));
+}
+
+inline void check_sum(const char* prog, const char* what, std::uint64_t got, std::uint64_t want) {
+  if (got != want)
+    die(prog, std::string(what) + ": sum " + std::to_string(got) + ", want " + std::to_string(want));
+}
+
+}  // namespace bench
