@@ -249,3 +249,24 @@ TEST_CASE("lost wake-up hunt: short-lived coroutines ready-ing each other across
   MESSAGE(rounds << " rounds, " << hops << " hand-offs");
   CHECK(rounds > 0);
 }
+
+TEST_CASE("a yield hands the worker straight to the next coroutine, even one that never ran") {
+  // With one worker, yield switches directly to the coroutine at the head of the local queue
+  // (here: a freshly spawned one, whose first frame then lands from a coroutine instead of the
+  // worker loop) and that coroutine re-queues the yielder. Order is observable.
+  goro::run(goro::options{.workers = 1}, [] {
+    auto order = std::make_shared<std::vector<int>>();
+    auto child = goro::spawn([order] {
+      order->push_back(1);
+      goro::yield();  // back to main, directly
+      order->push_back(3);
+    });
+    order->push_back(0);
+    goro::yield();  // to the child (never ran yet)
+    order->push_back(2);
+    goro::yield();  // to the child again
+    child.get();
+    CHECK(*order == std::vector<int>{0, 1, 2, 3});
+    CHECK(goro::stats().yields >= 3);
+  });
+}

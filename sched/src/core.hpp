@@ -126,7 +126,8 @@ struct alignas(64) worker {
   // Owner only.
   alignas(64) coroutine* current = nullptr;
   fcontext_t loop_ctx = nullptr;  // the worker loop's registers while a coroutine runs
-  after_switch pending = after_switch::none;
+  after_switch pending = after_switch::none;  // what the loop does for the coroutine switching to it
+  coroutine* prev = nullptr;  // a coroutine that switched directly to the current one (a yield)
   bool spinning = false;
   std::uint32_t runnext_streak = 0;
   std::uint32_t tick = 0;
@@ -166,6 +167,12 @@ class scheduler {
   void global_push(coroutine* first, coroutine* last, std::uint32_t n);
   bool wake_one_if_needed();  // true if it woke a sleeping worker
 
+  // Switching (owner thread only).
+  void prepare(worker& w, coroutine* co);
+  void requeue_yielded(worker& w, coroutine* co);
+  bool yield_direct(worker& w, coroutine* a);
+  coroutine* local_get(worker& w);
+
   coroutine* alloc_coroutine(worker* w);
   std::uint64_t next_id(worker* w);
   unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
@@ -182,7 +189,6 @@ class scheduler {
   void execute(worker& w, coroutine* co);
   void finish(worker& w, coroutine* co);
   coroutine* find_runnable(worker& w);
-  coroutine* local_get(worker& w);
   coroutine* global_get(worker& w, std::uint32_t max);
   coroutine* steal_work(worker& w);
   coroutine* runq_pop(worker& w);
