@@ -119,13 +119,18 @@ inline void save_eh(worker* w, coroutine* co) {
   g->uncaught = 0;
 }
 
-// Every coroutine runs this first thing after a jump lands in it (a resume, or its first frame):
-// `fake_stack` is ASan's handle saved when it switched out (nullptr on the first run). If it came
+// Every coroutine runs this first thing after a jump lands in it (a resume, or its first frame;
+// ASan's fake-stack handle is the one saved when it switched out, none on a first run). If it came
 // from another coroutine (a direct switch, worker::prev set), it finishes that coroutine's
 // after-switch step now that its registers are saved; otherwise it came from the worker loop,
 // whose context it records for the way back.
-inline void land(transfer_t t, coroutine* self, [[maybe_unused]] void* fake_stack) {
+inline void land(transfer_t t, coroutine* self, bool first_run) {
   worker* w = current_worker();
+#if GORO_ASAN
+  void* fake_stack = first_run ? nullptr : self->asan_fake_stack;
+#else
+  (void)first_run;
+#endif
   if (coroutine* prev = std::exchange(w->prev, nullptr)) {
 #if GORO_ASAN
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
@@ -143,34 +148,51 @@ inline void land(transfer_t t, coroutine* self, [[maybe_unused]] void* fake_stac
   g->uncaught = self->eh_uncaught;
 }
 
-// Coroutine side: save state, jump to the worker loop, and (unless exiting) come back later,
-// possibly on another worker. Reads the worker afresh after the jump (see current_worker()).
+// The coroutine side of every jump away from `self`: hand the thread's exception state over, tell
+// the sanitizers which stack comes next (`asan_save`: where ASan keeps self's fake stack, nullptr
+// when self is ending), jump, and land again, possibly on another thread.
+inline void leave(worker* w, coroutine* self, [[maybe_unused]] void** asan_save,
+                  [[maybe_unused]] const void* to_lo, [[maybe_unused]] std::size_t to_size,
+                  [[maybe_unused]] void* to_tsan_fiber, fcontext_t to, void* data) {
+  save_eh(w, self);
+#if GORO_ASAN
+  __sanitizer_start_switch_fiber(asan_save, to_lo, to_size);
+#endif
+#if GORO_TSAN
+  __tsan_switch_to_fiber(to_tsan_fiber, 0);
+#endif
+  transfer_t t = boost::context::detail::jump_fcontext(to, data);
+  land(t, self, false);
+}
+
+// Switches to the worker loop, which acts on `what` once self's registers are saved.
 void switch_to_loop(after_switch what) {
   worker* w = current_worker();
   coroutine* co = w->current;
   w->pending = what;
-  save_eh(w, co);
+  void** asan_save = nullptr;  // an ending coroutine passes none: ASan frees its fake stack
 #if GORO_ASAN
-  // A coroutine that exits passes nullptr: ASan then frees its fake stack.
-  __sanitizer_start_switch_fiber(what == after_switch::exit ? nullptr : &co->asan_fake_stack,
-                                 w->asan_loop_bottom, w->asan_loop_size);
+  if (what != after_switch::exit) asan_save = &co->asan_fake_stack;
+#endif
+#if GORO_ASAN
+  const void* lo = w->asan_loop_bottom;
+  std::size_t size = w->asan_loop_size;
+#else
+  const void* lo = nullptr;
+  std::size_t size = 0;
 #endif
 #if GORO_TSAN
-  __tsan_switch_to_fiber(w->tsan_loop_fiber, 0);
-#endif
-  transfer_t t = boost::context::detail::jump_fcontext(w->loop_ctx, nullptr);
-  // Resumed. This may be another thread: everything thread-specific is looked up again.
-#if GORO_ASAN
-  land(t, co, co->asan_fake_stack);
+  void* fiber = w->tsan_loop_fiber;
 #else
-  land(t, co, nullptr);
+  void* fiber = nullptr;
 #endif
+  leave(w, co, asan_save, lo, size, fiber, w->loop_ctx, nullptr);
 }
 
 // The first frame of every coroutine.
 void trampoline(transfer_t t) {
   auto* co = static_cast<coroutine*>(t.data);
-  land(t, co, nullptr);
+  land(t, co, true);
   task* body = co->body;
   try {
     body->run();
@@ -589,19 +611,17 @@ bool scheduler::yield_direct(worker& w, coroutine* a) {
   b->status.store(co_status::running, std::memory_order_relaxed);
   w.current = b;
   w.prev = a;
-  save_eh(&w, a);
 #if GORO_ASAN
-  __sanitizer_start_switch_fiber(&a->asan_fake_stack, b->stk.base, b->stk.size);
+  void** asan_save = &a->asan_fake_stack;
+#else
+  void** asan_save = nullptr;
 #endif
 #if GORO_TSAN
-  __tsan_switch_to_fiber(b->tsan_fiber, 0);
-#endif
-  transfer_t t = boost::context::detail::jump_fcontext(b->ctx, b);
-#if GORO_ASAN
-  land(t, a, a->asan_fake_stack);
+  void* fiber = b->tsan_fiber;
 #else
-  land(t, a, nullptr);
+  void* fiber = nullptr;
 #endif
+  leave(&w, a, asan_save, b->stk.base, b->stk.size, fiber, b->ctx, b);
   return true;
 }
 
