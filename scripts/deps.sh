@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages goro needs, only those that are missing.
-#   scripts/deps.sh            build + test dependencies
+#   scripts/deps.sh            build + test dependencies (clang: the ThreadSanitizer build)
 #   scripts/deps.sh --bench    plus the benchmark peers (Go, Boost.Fiber)
 set -euo pipefail
-pkgs=(cmake g++ make pkg-config libboost-context-dev liburing-dev doctest-dev)
+pkgs=(cmake g++ make pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(golang-go libboost-fiber-dev python3)
 fi
