@@ -33,7 +33,7 @@ namespace detail {
 
 // A fire-and-forget coroutine's body: the callable and its decay-copied arguments.
 template <class F, class... Args>
-struct go_task final : sched::task {
+struct go_task final : sched::task, sched::pooled {
   F fn;
   std::tuple<Args...> args;
   template <class G, class... A>
@@ -51,7 +51,7 @@ struct go_task final : sched::task {
 // release publishes the result, acquire pairs with the waiter's CAS that published its address)
 // and wakes the waiter it found. The waiting side CASes 0 -> &waiter (acq_rel) or sees 1 (acquire).
 template <class T>
-class join_state : public sched::task {
+class join_state : public sched::task, public sched::pooled {
  public:
   bool finished() const noexcept { return done_.load(std::memory_order_acquire) == 1; }
 

@@ -35,6 +35,19 @@ struct task {
   ~task() = default;
 };
 
+// Memory for task objects (sched/src/alloc.cpp): per-thread free lists recycled across threads in
+// batches, so that a task allocated on one worker and freed on another costs no malloc traffic.
+// Task classes route their operator new/delete here; free_task must get the allocated size.
+void* alloc_task(std::size_t n);
+void free_task(void* p, std::size_t n) noexcept;
+
+// Base for task types: allocation through alloc_task/free_task. A type deleted through a pointer
+// to a base must have a virtual destructor, so the sized delete sees the most derived size.
+struct pooled {
+  static void* operator new(std::size_t n) { return alloc_task(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { free_task(p, n); }
+};
+
 struct start_options {
   const char* name = nullptr;  // copied; shown in panics, stack-overflow reports and dumps
   std::size_t stack_size = 0;  // 0: the runtime's default
