@@ -56,10 +56,6 @@ struct counter {
 // Wake states of the park/ready permit (contract in goro/sched/sched.hpp).
 enum : std::uint32_t { wake_running = 0, wake_notified = 1, wake_parked = 2 };
 
-// Life cycle, for diagnostics and the shutdown sweep. Transitions (always by the thread that holds
-// the coroutine): free -> runnable (start) -> running -> {runnable (yield), parked, dead -> free}.
-enum class co_status : std::uint8_t { free, runnable, running, parked };
-
 }  // namespace goro::sched::detail
 
 namespace goro::sched {
@@ -69,7 +65,6 @@ struct coroutine {
   detail::fcontext_t ctx = nullptr;  // saved registers while not running; nullptr until first run
   task* body = nullptr;
   std::atomic<std::uint32_t> wake{detail::wake_running};
-  std::atomic<detail::co_status> status{detail::co_status::free};
   coroutine* link = nullptr;  // intrusive link: global queue, free lists
   std::uint64_t id = 0;
   std::size_t stack_request = 0;  // 0: the pool's default size
@@ -201,8 +196,10 @@ class scheduler {
   void stop();
   void free_coroutine(worker* w, coroutine* co);
 
-  std::vector<std::unique_ptr<worker>> workers_;
+  // Declared before workers_: each worker's stack cache hands its stacks back to the pool when
+  // the worker is destroyed, so the pool must outlive the workers.
   stack_pool stack_pool_;
+  std::vector<std::unique_ptr<worker>> workers_;
 
   // Global run queue: an intrusive FIFO list under gq_mu_. gq_size_ mirrors its length so that
   // workers can skip the lock when it is empty (a stale read only delays or repeats a check).
@@ -219,7 +216,7 @@ class scheduler {
   std::atomic<bool> stopping_{false};
 
   // Coroutine control blocks: allocated in slabs (never freed before the scheduler), recycled
-  // through per-worker caches. The slabs double as the registry of every coroutine.
+  // through per-worker caches. The slabs hold every coroutine there is: a goroutine dump can walk them.
   mutex co_mu_;
   std::vector<std::unique_ptr<coroutine[]>> co_slabs_ GORO_GUARDED_BY(co_mu_);
   std::vector<coroutine*> co_free_ GORO_GUARDED_BY(co_mu_);

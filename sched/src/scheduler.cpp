@@ -148,45 +148,31 @@ inline void land(transfer_t t, coroutine* self, bool first_run) {
   g->uncaught = self->eh_uncaught;
 }
 
-// The coroutine side of every jump away from `self`: hand the thread's exception state over, tell
-// the sanitizers which stack comes next (`asan_save`: where ASan keeps self's fake stack, nullptr
-// when self is ending), jump, and land again, possibly on another thread.
-inline void leave(worker* w, coroutine* self, [[maybe_unused]] void** asan_save,
-                  [[maybe_unused]] const void* to_lo, [[maybe_unused]] std::size_t to_size,
-                  [[maybe_unused]] void* to_tsan_fiber, fcontext_t to, void* data) {
+// The coroutine side of every jump away from `self`, to coroutine `to` or, with nullptr, to the
+// worker loop: hand the thread's exception state over, tell the sanitizers which stack comes next
+// (an `ending` coroutine gives ASan no place to keep its fake stack, so ASan frees it), jump, and
+// land again, possibly on another thread.
+inline void leave(worker* w, coroutine* self, coroutine* to, [[maybe_unused]] bool ending) {
   save_eh(w, self);
 #if GORO_ASAN
-  __sanitizer_start_switch_fiber(asan_save, to_lo, to_size);
+  void** save = ending ? nullptr : &self->asan_fake_stack;
+  if (to)
+    __sanitizer_start_switch_fiber(save, to->stk.base, to->stk.size);
+  else
+    __sanitizer_start_switch_fiber(save, w->asan_loop_bottom, w->asan_loop_size);
 #endif
 #if GORO_TSAN
-  __tsan_switch_to_fiber(to_tsan_fiber, 0);
+  __tsan_switch_to_fiber(to ? to->tsan_fiber : w->tsan_loop_fiber, 0);
 #endif
-  transfer_t t = boost::context::detail::jump_fcontext(to, data);
+  transfer_t t = boost::context::detail::jump_fcontext(to ? to->ctx : w->loop_ctx, to);
   land(t, self, false);
 }
 
 // Switches to the worker loop, which acts on `what` once self's registers are saved.
 void switch_to_loop(after_switch what) {
   worker* w = current_worker();
-  coroutine* co = w->current;
   w->pending = what;
-  void** asan_save = nullptr;  // an ending coroutine passes none: ASan frees its fake stack
-#if GORO_ASAN
-  if (what != after_switch::exit) asan_save = &co->asan_fake_stack;
-#endif
-#if GORO_ASAN
-  const void* lo = w->asan_loop_bottom;
-  std::size_t size = w->asan_loop_size;
-#else
-  const void* lo = nullptr;
-  std::size_t size = 0;
-#endif
-#if GORO_TSAN
-  void* fiber = w->tsan_loop_fiber;
-#else
-  void* fiber = nullptr;
-#endif
-  leave(w, co, asan_save, lo, size, fiber, w->loop_ctx, nullptr);
+  leave(w, w->current, nullptr, what == after_switch::exit);
 }
 
 // The first frame of every coroutine.
@@ -226,12 +212,10 @@ scheduler::scheduler(const config& cfg, unsigned nworkers)
   idle_.reserve(nworkers);
 }
 
-scheduler::~scheduler() {
-  // Abandoned coroutines (still parked or queued when main returned) lose their stacks with the
-  // pool; their control blocks go with the slabs. Their bodies are not run or destroyed (Go does
-  // not run a goroutine's defers when main returns either).
-  for (auto& w : workers_) w->stacks.flush();
-}
+// Abandoned coroutines (still parked or queued when main returned) lose their stacks with the
+// pool and their control blocks with the slabs. Their bodies are not run or destroyed (Go does not
+// run a goroutine's defers when main returns either).
+scheduler::~scheduler() = default;
 
 std::uint64_t scheduler::next_id(worker* w) {
   if (!w) return id_counter_.fetch_add(1, std::memory_order_relaxed);
@@ -265,7 +249,6 @@ coroutine* scheduler::alloc_coroutine(worker* w) {
 }
 
 void scheduler::free_coroutine(worker* w, coroutine* co) {
-  co->status.store(co_status::free, std::memory_order_relaxed);
   co->name.clear();
   w->free_cos.push_back(co);
   if (w->free_cos.size() >= 2 * co_cache_batch) {
@@ -587,7 +570,6 @@ void scheduler::prepare(worker& w, coroutine* co) {
 
 void scheduler::requeue_yielded(worker& w, coroutine* co) {
   w.yields.inc();
-  co->status.store(co_status::runnable, std::memory_order_relaxed);
   runq_put(w, co);
   // A yield publishes nothing new: the owner will run the queue anyway, so liveness never needs a
   // wake here. Balance does: coroutines that only yield would otherwise keep one worker busy
@@ -608,27 +590,15 @@ bool scheduler::yield_direct(worker& w, coroutine* a) {
   if (!b) return false;
   prepare(w, b);
   w.switches.inc();
-  b->status.store(co_status::running, std::memory_order_relaxed);
   w.current = b;
   w.prev = a;
-#if GORO_ASAN
-  void** asan_save = &a->asan_fake_stack;
-#else
-  void** asan_save = nullptr;
-#endif
-#if GORO_TSAN
-  void* fiber = b->tsan_fiber;
-#else
-  void* fiber = nullptr;
-#endif
-  leave(&w, a, asan_save, b->stk.base, b->stk.size, fiber, b->ctx, b);
+  leave(&w, a, b, false);
   return true;
 }
 
 void scheduler::execute(worker& w, coroutine* co) {
   for (;;) {
     w.current = co;
-    co->status.store(co_status::running, std::memory_order_relaxed);
     prepare(w, co);
     w.switches.inc();
 #if GORO_ASAN
@@ -649,7 +619,6 @@ void scheduler::execute(worker& w, coroutine* co) {
     w.current = nullptr;
     switch (std::exchange(w.pending, after_switch::none)) {
       case after_switch::park: {
-        co->status.store(co_status::parked, std::memory_order_relaxed);
         std::uint32_t s = wake_running;
         // Release: the saved context and everything the coroutine wrote before parking are
         // visible to the waker whose PARKED -> RUNNING CAS reads this.
@@ -744,7 +713,6 @@ void scheduler::run_main(task* main) {
   co->id = next_id(nullptr);  // 1: the first id of this runtime
   co->name = "main";
   co->stack_request = 0;
-  co->status.store(co_status::runnable, std::memory_order_relaxed);
   main_co = co;
   w0.spawned.inc();
   runq_put(w0, co);
@@ -789,7 +757,6 @@ stats scheduler::collect_stats() const noexcept {
 // ---- the ready/start path ----
 
 void scheduler::enqueue(coroutine* co) {
-  co->status.store(co_status::runnable, std::memory_order_relaxed);
   worker* w = current_worker();
   if (w && &w->sched == this) {
     if (w->current) {
