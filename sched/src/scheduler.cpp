@@ -62,7 +62,7 @@
 #include <stdexcept>
 
 #include "core.hpp"
-#include "futex.hpp"
+#include <goro/sched/futex.hpp>
 
 #if GORO_ASAN
 #include <sanitizer/common_interface_defs.h>

@@ -1,6 +1,9 @@
 // <goro/goro.hpp>: the umbrella header. Go's goroutines and channels for C++20.
 #pragma once
 
+#include <goro/channels/chan.hpp>
+#include <goro/channels/select.hpp>
 #include <goro/runtime/go.hpp>
 #include <goro/runtime/run.hpp>
 #include <goro/runtime/stats.hpp>
+#include <goro/runtime/sync.hpp>

@@ -1,4 +1,5 @@
-// futex.hpp: the two futex calls goro needs (private futexes on a 32-bit word).
+// goro/sched/futex.hpp: the two futex calls goro needs (private futexes on a 32-bit word). Used by
+// the scheduler (worker sleep, plain-thread waiters) and by sched::spin_lock.
 #pragma once
 
 #include <linux/futex.h>

@@ -1,0 +1,204 @@
+// goro/runtime/sync.hpp: Go's sync package for coroutines: mutex, shared_mutex (RWMutex),
+// condition_variable, once, wait_group, semaphore.
+//
+// Every wait parks the calling coroutine (its worker runs other coroutines meanwhile); on a plain
+// thread it blocks the thread. The types meet the standard's Lockable / SharedLockable
+// requirements, so std::lock_guard, std::unique_lock, std::scoped_lock and std::shared_lock work.
+//
+// Internals: each object has a sched::spin_lock guarding a FIFO of parked parties
+// (goro::detail::wait_queue, nodes on the waiters' stacks). The rules are the channels' rules:
+// never park, call user code or wake anybody while holding the spin lock; collect, unlock, wake.
+// Lock order: a primitive's spin lock is a leaf (nothing else is taken while it is held).
+#pragma once
+
+#include <goro/channels/detail/wait_queue.hpp>
+#include <goro/sched/spin_lock.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <utility>
+
+namespace goro {
+
+// A mutual exclusion lock (Go's sync.Mutex), not recursive, not tied to a coroutine: as in Go,
+// one coroutine may lock it and another unlock it.
+//
+// Two modes, as Go's: normally an unlock releases the lock and wakes one waiter to compete for
+// it, and a running coroutine may take it first (barging: the lock stays hot on a running
+// worker). A waiter that has waited longer than 1 ms switches the mutex to hand-off mode: each
+// unlock then passes ownership straight to the longest waiter (FIFO), so nobody starves; the
+// mode ends when the queue empties. Unlocking an unlocked mutex is a fatal error.
+class mutex {
+ public:
+  mutex() = default;
+  mutex(const mutex&) = delete;
+  mutex& operator=(const mutex&) = delete;
+
+  void lock() {
+    std::uint32_t e = 0;
+    if (GORO_LIKELY(state_.compare_exchange_weak(e, locked, std::memory_order_acquire,
+                                                 std::memory_order_relaxed)))
+      return;
+    lock_slow();
+  }
+  bool try_lock() noexcept {
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    while (!(s & (locked | handoff))) {
+      if (state_.compare_exchange_weak(s, s | locked, std::memory_order_acquire,
+                                       std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+  void unlock() {
+    std::uint32_t e = locked;
+    if (GORO_LIKELY(state_.compare_exchange_strong(e, 0, std::memory_order_release,
+                                                   std::memory_order_relaxed)))
+      return;
+    unlock_slow();
+  }
+
+ private:
+  // state_ bits. locked: owned. waiters: the queue is not empty. woken: a waiter was woken to
+  // compete and has not yet taken the lock or gone back to sleep (no second wake meanwhile).
+  // handoff: starvation mode (unlock hands ownership to the queue's head).
+  // Transitions that add `locked` may happen without q_mu_ (the fast paths, barging); every
+  // other transition happens under q_mu_. A waiter queues only after a CAS that saw `locked`
+  // and set `waiters` under q_mu_; an unlock that sees `waiters` and not `woken` takes q_mu_ and
+  // wakes the head: so a queued waiter is never forgotten.
+  static constexpr std::uint32_t locked = 1, waiters = 2, woken = 4, handoff = 8;
+
+  void lock_slow();
+  void unlock_slow();
+
+  std::atomic<std::uint32_t> state_{0};
+  sched::spin_lock q_mu_;
+  detail::wait_queue q_ GORO_GUARDED_BY(q_mu_);
+};
+
+// A reader/writer lock (Go's sync.RWMutex). Writer-preferring: once a writer waits, new readers
+// queue behind it, so a stream of readers cannot starve writers; when a writer unlocks, every
+// reader that queued meanwhile is admitted before the next writer, so writers cannot starve
+// readers either.
+class shared_mutex {
+ public:
+  shared_mutex() = default;
+  shared_mutex(const shared_mutex&) = delete;
+  shared_mutex& operator=(const shared_mutex&) = delete;
+
+  void lock();
+  bool try_lock();
+  void unlock();
+  void lock_shared();
+  bool try_lock_shared();
+  void unlock_shared();
+
+ private:
+  sched::spin_lock mu_;
+  std::size_t readers_ GORO_GUARDED_BY(mu_) = 0;  // readers holding it
+  bool writer_ GORO_GUARDED_BY(mu_) = false;      // a writer holds it
+  detail::wait_queue wq_ GORO_GUARDED_BY(mu_);    // waiting writers
+  detail::wait_queue rq_ GORO_GUARDED_BY(mu_);    // waiting readers
+};
+
+// Waits for a notification while releasing a goro::mutex (std::condition_variable's interface).
+// Spurious wake-ups do not happen, but the predicate overloads are the way to wait.
+class condition_variable {
+ public:
+  condition_variable() = default;
+  condition_variable(const condition_variable&) = delete;
+  condition_variable& operator=(const condition_variable&) = delete;
+
+  void wait(std::unique_lock<mutex>& lk);
+  template <class Pred>
+  void wait(std::unique_lock<mutex>& lk, Pred pred) {
+    while (!pred()) wait(lk);
+  }
+  void notify_one() noexcept;
+  void notify_all() noexcept;
+
+ private:
+  sched::spin_lock mu_;
+  detail::wait_queue q_ GORO_GUARDED_BY(mu_);
+};
+
+// Runs a function once (Go's sync.Once, with std::call_once's rule for exceptions): the first
+// caller runs f; concurrent callers park until it has returned. If f throws, the exception goes
+// to that caller and the once is not done: the next caller (a parked one included) runs its f.
+class once {
+ public:
+  once() = default;
+  once(const once&) = delete;
+  once& operator=(const once&) = delete;
+
+  template <class F, class... Args>
+  void call(F&& f, Args&&... args) {
+    if (GORO_LIKELY(state_.load(std::memory_order_acquire) == done_state)) return;
+    while (begin()) {
+      try {
+        std::forward<F>(f)(std::forward<Args>(args)...);
+      } catch (...) {
+        finish(false);
+        throw;
+      }
+      finish(true);
+      return;
+    }
+  }
+  bool done() const noexcept { return state_.load(std::memory_order_acquire) == done_state; }
+
+ private:
+  static constexpr std::uint32_t idle = 0, running = 1, done_state = 2;
+  // True: the caller must run f. False: f has run (possibly after parking for it).
+  bool begin();
+  void finish(bool succeeded) noexcept;
+
+  std::atomic<std::uint32_t> state_{idle};
+  sched::spin_lock mu_;
+  detail::wait_queue q_ GORO_GUARDED_BY(mu_);
+};
+
+// Waits for a collection of coroutines to finish (Go's sync.WaitGroup): add(n) before starting
+// them, done() in each, wait() parks until the counter is zero. A negative counter throws
+// std::logic_error. May be reused once wait() has returned.
+class wait_group {
+ public:
+  wait_group() = default;
+  wait_group(const wait_group&) = delete;
+  wait_group& operator=(const wait_group&) = delete;
+
+  void add(std::int64_t delta = 1);
+  void done() { add(-1); }
+  void wait();
+  std::int64_t count() const noexcept { return n_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<std::int64_t> n_{0};
+  sched::spin_lock mu_;
+  detail::wait_queue q_ GORO_GUARDED_BY(mu_);
+};
+
+// A counting semaphore (golang.org/x/sync/semaphore with weight 1; std::counting_semaphore's
+// names). FIFO: permits go to waiters in arrival order, and a newcomer does not overtake them.
+class semaphore {
+ public:
+  explicit semaphore(std::ptrdiff_t initial);
+  semaphore(const semaphore&) = delete;
+  semaphore& operator=(const semaphore&) = delete;
+
+  void acquire();
+  bool try_acquire();
+  void release(std::ptrdiff_t n = 1);
+  std::ptrdiff_t available() noexcept;
+
+ private:
+  sched::spin_lock mu_;
+  std::ptrdiff_t count_ GORO_GUARDED_BY(mu_);
+  detail::wait_queue q_ GORO_GUARDED_BY(mu_);
+};
+
+}  // namespace goro

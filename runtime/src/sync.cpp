@@ -1,0 +1,353 @@
+// sync.cpp: goro's sync primitives (see goro/runtime/sync.hpp for their contracts).
+#include <goro/runtime/sync.hpp>
+
+#include <immintrin.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace goro {
+
+namespace {
+
+[[noreturn]] void fatal(const char* msg) {
+  std::fprintf(stderr, "fatal error: %s\n", msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+// How long a mutex waiter may wait before the mutex switches to hand-off mode (Go's 1 ms).
+constexpr auto starvation_threshold = std::chrono::milliseconds(1);
+// Spins (each a short pause, then a look at the state) before a locker queues. Spinning pays
+// only when the owner runs on another worker and is about to unlock.
+constexpr int mutex_spins = 64;
+
+using detail::wait_node;
+using detail::wake_list;
+
+}  // namespace
+
+// ==== mutex =======================================================================================
+
+void mutex::lock_slow() {
+  for (int i = 0; i < mutex_spins; ++i) {
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    if (!(s & (locked | handoff))) {
+      if (state_.compare_exchange_weak(s, s | locked, std::memory_order_acquire,
+                                       std::memory_order_relaxed))
+        return;
+      continue;
+    }
+    if (s & handoff) break;  // the queue owns the lock now: join it
+    for (int k = 0; k < 8; ++k) _mm_pause();
+  }
+
+  bool was_woken = false;   // we were woken to compete (normal mode) and lost to a barger
+  bool starving = false;
+  std::chrono::steady_clock::time_point since{};
+  for (;;) {
+    sched::waiter w;
+    wait_node n;
+    n.w = &w;
+    q_mu_.lock();
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (!(s & (locked | handoff))) {
+        std::uint32_t ns = s | locked;
+        if (was_woken) ns &= ~woken;
+        if (state_.compare_exchange_weak(s, ns, std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
+          q_mu_.unlock();
+          return;
+        }
+        continue;
+      }
+      // Held: queue. This CAS orders us against the owner's unlock (same word): either it sees
+      // `waiters` and wakes someone under q_mu_, or our CAS fails and we look again.
+      std::uint32_t ns = s | waiters;
+      if (was_woken) ns &= ~woken;
+      if (starving) ns |= handoff;
+      if (state_.compare_exchange_weak(s, ns, std::memory_order_relaxed,
+                                       std::memory_order_relaxed))
+        break;
+    }
+    // A waiter that was woken and lost goes back to the front: it has waited longest.
+    if (was_woken)
+      q_.push_front(&n);
+    else
+      q_.push_back(&n);
+    q_mu_.unlock();
+    if (since == std::chrono::steady_clock::time_point{}) since = std::chrono::steady_clock::now();
+    w.wait();
+    if (n.ok) return;  // hand-off: the unlocker made us the owner
+    was_woken = true;
+    if (!starving && std::chrono::steady_clock::now() - since > starvation_threshold)
+      starving = true;
+  }
+}
+
+void mutex::unlock_slow() {
+  std::uint32_t s = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (!(s & locked)) fatal("sync: unlock of unlocked mutex");
+    if (s & handoff) break;
+    if (!(s & waiters) || (s & woken)) {
+      // Nobody to wake (or one already woken is on its way): just release.
+      if (state_.compare_exchange_weak(s, s & ~locked, std::memory_order_release,
+                                       std::memory_order_relaxed))
+        return;
+      continue;
+    }
+    break;
+  }
+  // Under q_mu_ the word is stable: we hold `locked` (so no barging CAS can succeed) and every
+  // other transition needs q_mu_.
+  q_mu_.lock();
+  s = state_.load(std::memory_order_relaxed);
+  wait_node* n = q_.pop_claimed();
+  if (!n) {  // cannot happen: `waiters` is set only with a queued node
+    q_mu_.unlock();
+    fatal("sync: mutex state corrupt (waiters bit without waiters)");
+  }
+  if (s & handoff) {
+    // Ownership passes to n: `locked` stays set. The release store and the wake publish our
+    // critical section to the new owner.
+    std::uint32_t ns = q_.empty() ? locked : (locked | waiters | handoff);
+    state_.store(ns, std::memory_order_release);
+    n->ok = true;
+  } else {
+    std::uint32_t ns = (s & ~locked) | woken;
+    if (q_.empty()) ns &= ~waiters;
+    state_.store(ns, std::memory_order_release);
+    n->ok = false;  // woken to compete
+  }
+  q_mu_.unlock();
+  n->w->wake();
+}
+
+// ==== shared_mutex ================================================================================
+
+void shared_mutex::lock() {
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    if (!writer_ && readers_ == 0 && wq_.empty()) {
+      writer_ = true;
+      return;
+    }
+    wq_.push_back(&n);
+  }
+  w.wait();  // woken as the owner: the unlocker set writer_ for us
+}
+
+bool shared_mutex::try_lock() {
+  sched::spin_guard g(mu_);
+  if (writer_ || readers_ != 0) return false;
+  writer_ = true;
+  return true;
+}
+
+void shared_mutex::unlock() {
+  wake_list woken;
+  {
+    sched::spin_guard g(mu_);
+    if (!writer_) fatal("sync: unlock of unlocked shared_mutex");
+    writer_ = false;
+    if (!rq_.empty()) {
+      // Admit every reader that queued while we wrote, before the next writer.
+      while (wait_node* r = rq_.pop_claimed()) {
+        ++readers_;
+        woken.push(r);
+      }
+    } else if (wait_node* wr = wq_.pop_claimed()) {
+      writer_ = true;
+      woken.push(wr);
+    }
+  }
+  woken.wake_all();
+}
+
+void shared_mutex::lock_shared() {
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    if (!writer_ && wq_.empty()) {
+      ++readers_;
+      return;
+    }
+    rq_.push_back(&n);
+  }
+  w.wait();  // admitted: the unlocker counted us in readers_
+}
+
+bool shared_mutex::try_lock_shared() {
+  sched::spin_guard g(mu_);
+  if (writer_ || !wq_.empty()) return false;
+  ++readers_;
+  return true;
+}
+
+void shared_mutex::unlock_shared() {
+  wait_node* wr = nullptr;
+  {
+    sched::spin_guard g(mu_);
+    if (readers_ == 0) fatal("sync: unlock_shared of unlocked shared_mutex");
+    if (--readers_ == 0 && (wr = wq_.pop_claimed())) writer_ = true;
+  }
+  if (wr) wr->w->wake();
+}
+
+// ==== condition_variable ==========================================================================
+
+void condition_variable::wait(std::unique_lock<mutex>& lk) {
+  if (!lk.owns_lock()) throw std::logic_error("goro::condition_variable::wait: lock not held");
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    q_.push_back(&n);  // queued before the mutex is released: no notify can slip between
+  }
+  lk.unlock();
+  w.wait();
+  lk.lock();
+}
+
+void condition_variable::notify_one() noexcept {
+  wait_node* n;
+  {
+    sched::spin_guard g(mu_);
+    n = q_.pop_claimed();
+  }
+  if (n) n->w->wake();
+}
+
+void condition_variable::notify_all() noexcept {
+  wake_list woken;
+  {
+    sched::spin_guard g(mu_);
+    while (wait_node* n = q_.pop_claimed()) woken.push(n);
+  }
+  woken.wake_all();
+}
+
+// ==== once ========================================================================================
+
+bool once::begin() {
+  for (;;) {
+    sched::waiter w;
+    wait_node n;
+    n.w = &w;
+    {
+      sched::spin_guard g(mu_);
+      std::uint32_t s = state_.load(std::memory_order_relaxed);
+      if (s == done_state) return false;
+      if (s == idle) {
+        state_.store(running, std::memory_order_relaxed);
+        return true;
+      }
+      q_.push_back(&n);  // running: wait for the outcome
+    }
+    w.wait();
+  }
+}
+
+void once::finish(bool succeeded) noexcept {
+  wake_list woken;
+  {
+    sched::spin_guard g(mu_);
+    // Release: f's effects are visible to every caller that sees done_state (fast path acquire).
+    state_.store(succeeded ? done_state : idle, std::memory_order_release);
+    while (wait_node* n = q_.pop_claimed()) woken.push(n);
+  }
+  woken.wake_all();  // after a failure they race to run f again; one wins, the rest re-queue
+}
+
+// ==== wait_group ==================================================================================
+
+void wait_group::add(std::int64_t delta) {
+  // acq_rel: each done()'s writes are released to the done() that reaches zero, which passes
+  // them on to the waiters through its wake.
+  std::int64_t v = n_.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  if (v < 0) throw std::logic_error("goro::wait_group: negative counter");
+  if (v != 0) return;
+  wake_list woken;
+  {
+    sched::spin_guard g(mu_);
+    while (wait_node* n = q_.pop_claimed()) woken.push(n);
+  }
+  woken.wake_all();
+}
+
+void wait_group::wait() {
+  if (n_.load(std::memory_order_acquire) == 0) return;
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    // Checked under mu_: an add() that reaches zero after this check takes mu_ after us and
+    // finds our node; one that reached zero before it is visible here.
+    if (n_.load(std::memory_order_acquire) == 0) return;
+    q_.push_back(&n);
+  }
+  w.wait();
+}
+
+// ==== semaphore ===================================================================================
+
+semaphore::semaphore(std::ptrdiff_t initial) : count_(initial) {
+  if (initial < 0) throw std::invalid_argument("goro::semaphore: negative initial count");
+}
+
+void semaphore::acquire() {
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    if (count_ > 0 && q_.empty()) {
+      --count_;
+      return;
+    }
+    q_.push_back(&n);
+  }
+  w.wait();  // the releaser took our permit for us
+}
+
+bool semaphore::try_acquire() {
+  sched::spin_guard g(mu_);
+  if (count_ > 0 && q_.empty()) {
+    --count_;
+    return true;
+  }
+  return false;
+}
+
+void semaphore::release(std::ptrdiff_t k) {
+  if (k < 0) throw std::invalid_argument("goro::semaphore::release: negative count");
+  wake_list woken;
+  {
+    sched::spin_guard g(mu_);
+    count_ += k;
+    while (count_ > 0) {
+      wait_node* n = q_.pop_claimed();
+      if (!n) break;
+      --count_;
+      woken.push(n);
+    }
+  }
+  woken.wake_all();
+}
+
+std::ptrdiff_t semaphore::available() noexcept {
+  sched::spin_guard g(mu_);
+  return count_;
+}
+
+}  // namespace goro
