@@ -65,6 +65,16 @@ BENCHES = [
           {"thread": (1_000_000, 100_000)}),
     Bench("memory_100k", "memory", 100_000, 10_000, "B", ["goro", "go", "fiber"]),
     Bench("memory_1m", "memory", 1_000_000, 100_000, "B", ["goro", "go", "fiber"]),
+    # Channels and sync. Boost.Fiber's unbuffered hand-off between two threads costs ~3 us a
+    # round trip here (work_stealing): 2M round trips would take 7 s a run.
+    Bench("chan_pingpong", "chan_pingpong", 2_000_000, 200_000, "ns", ["goro", "go", "fiber"],
+          {"fiber": (500_000, 50_000)}),
+    Bench("select_pingpong", "select_pingpong", 2_000_000, 200_000, "ns", ["goro", "go", "fiber"],
+          {"fiber": (500_000, 50_000)}),
+    Bench("chan_spsc", "chan_spsc", 10_000_000, 1_000_000, "ns", ["goro", "go", "fiber"]),
+    Bench("chan_mpmc", "chan_mpmc", 10_000_000, 1_000_000, "ns", ["goro", "go", "fiber"]),
+    Bench("chan_fanout", "chan_fanout", 500_000, 50_000, "ns", ["goro", "go", "fiber"]),
+    Bench("mutex_contended", "mutex_contended", 16_000_000, 1_600_000, "ns", PEERS),
 ]
 
 

@@ -81,4 +81,51 @@ inline void check_sum(const char* prog, const char* what, std::uint64_t got, std
     die(prog, std::string(what) + ": sum " + std::to_string(got) + ", want " + std::to_string(want));
 }
 
+// The benchmarks' names, for usage messages.
+inline const std::string all_names =
+    "skynet spawn_join yield memory chan_pingpong select_pingpong chan_spsc chan_mpmc chan_fanout "
+    "mutex_contended";
+
+// Default sizes of the channel and sync benchmarks (what run.py passes without --quick).
+namespace default_size {
+inline constexpr std::uint64_t chan_pingpong = 2000000;    // round trips
+inline constexpr std::uint64_t select_pingpong = 2000000;  // round trips
+inline constexpr std::uint64_t chan_spsc = 10000000;       // messages
+inline constexpr std::uint64_t chan_mpmc = 10000000;       // messages
+inline constexpr std::uint64_t chan_fanout = 500000;       // messages, each to 16 consumers
+inline constexpr std::uint64_t mutex_contended = 16000000; // lock/unlock pairs, all workers
+}  // namespace default_size
+
+inline void check_multiple(const char* prog, const char* what, std::uint64_t n, std::uint64_t k) {
+  if (n % k != 0)
+    die(prog, std::string(what) + ": size must be a multiple of " + std::to_string(k) + ", not " +
+                  std::to_string(n));
+}
+
+// chan_fanout's message: an immutable quote, sent by pointer (const quote*) into a preallocated
+// array; gobench's Quote is the same.
+struct quote {
+  std::uint32_t symbol;
+  std::int64_t bid;  // price in ticks
+  std::int64_t ask;
+  std::int64_t ts;   // nanoseconds
+};
+
+inline quote make_quote(std::uint64_t i) {
+  auto v = static_cast<std::int64_t>(i);
+  return quote{static_cast<std::uint32_t>(i % 500), v, v + 1, v * 1000};
+}
+
+// Consumer c of chan_fanout sums bid (c even) or ask (c odd) over quotes 0..n-1.
+inline void check_fanout(const char* prog, const std::int64_t* sums, unsigned consumers,
+                         std::uint64_t n) {
+  const auto bid_sum = static_cast<std::int64_t>(n * (n - 1) / 2);
+  for (unsigned c = 0; c < consumers; ++c) {
+    std::int64_t want = bid_sum + (c % 2 == 1 ? static_cast<std::int64_t>(n) : 0);
+    if (sums[c] != want)
+      die(prog, "chan_fanout: consumer " + std::to_string(c) + ": sum " + std::to_string(sums[c]) +
+                    ", want " + std::to_string(want));
+  }
+}
+
 }  // namespace bench

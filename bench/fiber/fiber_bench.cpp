@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -149,10 +150,199 @@ void bench_memory(std::uint64_t n) {
   bench::result(bench::memory_name(n), double((after - before) / std::int64_t(n)), "B");
 }
 
+// ---- chan_pingpong: two fibers, two unbuffered channels; ns per round trip --------------------
+// The pinger pushes i on ping, the ponger pops it and pushes it back on pong, the pinger pops it.
+void bench_chan_pingpong(std::uint64_t n) {
+  boost::fibers::unbuffered_channel<std::uint64_t> ping, pong;
+  std::uint64_t sum = 0, rounds = 0;
+  auto t0 = bench::clock::now();
+  boost::fibers::fiber ponger([&] {
+    std::uint64_t v;
+    while (ping.pop(v) == boost::fibers::channel_op_status::success) {
+      pong.push(v);
+      ++rounds;
+    }
+  });
+  boost::fibers::fiber pinger([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ping.push(i);
+      std::uint64_t v;
+      if (pong.pop(v) != boost::fibers::channel_op_status::success)
+        bench::die(prog, "chan_pingpong: pong closed");
+      sum += v;
+    }
+    ping.close();
+  });
+  pinger.join();
+  ponger.join();
+  double ns = bench::ns_since(t0);
+  bench::check_sum(prog, "chan_pingpong", sum, n * (n - 1) / 2);
+  if (rounds != n) bench::die(prog, "chan_pingpong: " + std::to_string(rounds) + " rounds");
+  bench::result("chan_pingpong", ns / double(n), "ns");
+}
+
+// ---- select_pingpong: Boost.Fiber has no select ------------------------------------------------
+// Its idiom for waiting on two sources is one channel that carries both: every channel carries a
+// tagged message, and "quit" is a message (sent once, at the end) instead of a closed channel, so
+// each receive is a pop plus a branch on the tag. This is chan_pingpong with a tag: the floor a
+// select could reach, not a select.
+struct tagged {
+  bool quit;
+  std::uint64_t value;
+};
+
+void bench_select_pingpong(std::uint64_t n) {
+  boost::fibers::unbuffered_channel<tagged> ping, pong;
+  std::uint64_t sum = 0, rounds = 0;
+  auto t0 = bench::clock::now();
+  boost::fibers::fiber ponger([&] {
+    for (;;) {
+      tagged m;
+      if (ping.pop(m) != boost::fibers::channel_op_status::success)
+        bench::die(prog, "select_pingpong: ping closed");
+      if (m.quit) return;
+      pong.push(m);
+      ++rounds;
+    }
+  });
+  boost::fibers::fiber pinger([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ping.push(tagged{false, i});
+      tagged m;
+      if (pong.pop(m) != boost::fibers::channel_op_status::success)
+        bench::die(prog, "select_pingpong: pong closed");
+      if (m.quit) bench::die(prog, "select_pingpong: quit fired early");
+      sum += m.value;
+    }
+    ping.push(tagged{true, 0});
+  });
+  pinger.join();
+  ponger.join();
+  double ns = bench::ns_since(t0);
+  bench::check_sum(prog, "select_pingpong", sum, n * (n - 1) / 2);
+  if (rounds != n) bench::die(prog, "select_pingpong: " + std::to_string(rounds) + " rounds");
+  bench::result("select_pingpong", ns / double(n), "ns");
+}
+
+// Boost.Fiber's buffered_channel takes a power-of-two capacity >= 2 and holds one element less:
+// buffered_channel(1024) holds 1023, the nearest it gets to Go's make(chan T, 1024).
+constexpr std::size_t chan_capacity = 1024;
+
+// ---- chan_spsc: one producer pushes 0..n-1, one consumer sums; ns per message -----------------
+void bench_chan_spsc(std::uint64_t n) {
+  boost::fibers::buffered_channel<std::uint64_t> ch(chan_capacity);
+  std::uint64_t sum = 0;
+  auto t0 = bench::clock::now();
+  boost::fibers::fiber producer([&] {
+    for (std::uint64_t i = 0; i < n; ++i) ch.push(i);
+    ch.close();
+  });
+  boost::fibers::fiber consumer([&] {
+    std::uint64_t v;
+    while (ch.pop(v) == boost::fibers::channel_op_status::success) sum += v;
+  });
+  producer.join();
+  consumer.join();
+  double ns = bench::ns_since(t0);
+  bench::check_sum(prog, "chan_spsc", sum, n * (n - 1) / 2);
+  bench::result("chan_spsc", ns / double(n), "ns");
+}
+
+// ---- chan_mpmc: 4 producers (p, p+4, p+8, ... < n) x 4 consumers on one channel ---------------
+constexpr unsigned mpmc_side = 4;
+
+void bench_chan_mpmc(std::uint64_t n) {
+  boost::fibers::buffered_channel<std::uint64_t> ch(chan_capacity);
+  std::uint64_t sums[mpmc_side] = {}, counts[mpmc_side] = {};
+  auto t0 = bench::clock::now();
+  std::vector<boost::fibers::fiber> consumers, producers;
+  for (unsigned c = 0; c < mpmc_side; ++c)
+    consumers.emplace_back([&, c] {
+      std::uint64_t s = 0, k = 0, v;
+      while (ch.pop(v) == boost::fibers::channel_op_status::success) s += v, ++k;
+      sums[c] = s, counts[c] = k;
+    });
+  for (unsigned p = 0; p < mpmc_side; ++p)
+    producers.emplace_back([&, p] {
+      for (std::uint64_t i = p; i < n; i += mpmc_side) ch.push(i);
+    });
+  for (auto& f : producers) f.join();
+  ch.close();
+  for (auto& f : consumers) f.join();
+  double ns = bench::ns_since(t0);
+  std::uint64_t sum = 0, count = 0;
+  for (unsigned c = 0; c < mpmc_side; ++c) sum += sums[c], count += counts[c];
+  bench::check_sum(prog, "chan_mpmc", sum, n * (n - 1) / 2);
+  if (count != n) bench::die(prog, "chan_mpmc: " + std::to_string(count) + " messages");
+  std::fprintf(stderr, "%s: chan_mpmc: messages per consumer %llu %llu %llu %llu\n", prog,
+               (unsigned long long)counts[0], (unsigned long long)counts[1],
+               (unsigned long long)counts[2], (unsigned long long)counts[3]);
+  bench::result("chan_mpmc", ns / double(n), "ns");
+}
+
+// ---- chan_fanout: one producer, 16 consumers with a channel each; messages are const Quote* ---
+// The producer (the main fiber) fills quotes[i] of a preallocated array (written before the
+// clock starts, so its pages are resident) and pushes &quotes[i] to every consumer; a quote is
+// never written again once sent. Consumer c accumulates bid (c even) or ask (c odd).
+constexpr unsigned fanout_consumers = 16;
+
+void bench_chan_fanout(std::uint64_t n) {
+  std::vector<bench::quote> quotes(n);
+  std::vector<std::unique_ptr<boost::fibers::buffered_channel<const bench::quote*>>> chans;
+  for (unsigned c = 0; c < fanout_consumers; ++c)
+    chans.push_back(std::make_unique<boost::fibers::buffered_channel<const bench::quote*>>(chan_capacity));
+  std::int64_t sums[fanout_consumers] = {};
+  auto t0 = bench::clock::now();
+  std::vector<boost::fibers::fiber> consumers;
+  for (unsigned c = 0; c < fanout_consumers; ++c)
+    consumers.emplace_back([&, c] {
+      auto& ch = *chans[c];
+      std::int64_t s = 0;
+      const bench::quote* q;
+      if (c % 2 == 0)
+        while (ch.pop(q) == boost::fibers::channel_op_status::success) s += q->bid;
+      else
+        while (ch.pop(q) == boost::fibers::channel_op_status::success) s += q->ask;
+      sums[c] = s;
+    });
+  for (std::uint64_t i = 0; i < n; ++i) {
+    bench::quote* q = &quotes[i];
+    *q = bench::make_quote(i);
+    for (auto& ch : chans) ch->push(q);
+  }
+  for (auto& ch : chans) ch->close();
+  for (auto& f : consumers) f.join();
+  double ns = bench::ns_since(t0);
+  bench::check_fanout(prog, sums, fanout_consumers, n);
+  bench::result("chan_fanout", ns / double(n), "ns");
+}
+
+// ---- mutex_contended: 8 fibers each increment a shared counter n/8 times under a fiber mutex --
+constexpr unsigned mutex_workers = 8;
+
+void bench_mutex_contended(std::uint64_t n) {
+  boost::fibers::mutex mu;
+  std::uint64_t counter = 0;
+  const std::uint64_t per = n / mutex_workers;
+  auto t0 = bench::clock::now();
+  std::vector<boost::fibers::fiber> fs;
+  for (unsigned w = 0; w < mutex_workers; ++w)
+    fs.emplace_back([&] {
+      for (std::uint64_t i = 0; i < per; ++i) {
+        std::lock_guard<boost::fibers::mutex> lk(mu);
+        ++counter;
+      }
+    });
+  for (auto& f : fs) f.join();
+  double ns = bench::ns_since(t0);
+  bench::check_sum(prog, "mutex_contended", counter, n);
+  bench::result("mutex_contended", ns / double(n), "ns");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) bench::die(prog, "usage: fiber_bench skynet|spawn_join|yield|memory [size]");
+  if (argc < 2) bench::die(prog, "usage: fiber_bench <benchmark> [size]; benchmarks: " + bench::all_names);
   const std::string name = argv[1];
   const unsigned workers = bench::gomaxprocs(1);
   std::fprintf(stderr, "fiber_bench: %u thread(s), %s, fixedsize_stack of %zu bytes\n", workers,
@@ -171,6 +361,25 @@ int main(int argc, char** argv) {
   } else if (name == "memory") {
     auto n = bench::size_arg(argc, argv, 100000);
     with_scheduler(workers, [&] { bench_memory(n); });
+  } else if (name == "chan_pingpong") {
+    auto n = bench::size_arg(argc, argv, bench::default_size::chan_pingpong);
+    with_scheduler(workers, [&] { bench_chan_pingpong(n); });
+  } else if (name == "select_pingpong") {
+    auto n = bench::size_arg(argc, argv, bench::default_size::select_pingpong);
+    with_scheduler(workers, [&] { bench_select_pingpong(n); });
+  } else if (name == "chan_spsc") {
+    auto n = bench::size_arg(argc, argv, bench::default_size::chan_spsc);
+    with_scheduler(workers, [&] { bench_chan_spsc(n); });
+  } else if (name == "chan_mpmc") {
+    auto n = bench::size_arg(argc, argv, bench::default_size::chan_mpmc);
+    with_scheduler(workers, [&] { bench_chan_mpmc(n); });
+  } else if (name == "chan_fanout") {
+    auto n = bench::size_arg(argc, argv, bench::default_size::chan_fanout);
+    with_scheduler(workers, [&] { bench_chan_fanout(n); });
+  } else if (name == "mutex_contended") {
+    auto n = bench::size_arg(argc, argv, bench::default_size::mutex_contended);
+    bench::check_multiple(prog, "mutex_contended", n, mutex_workers);
+    with_scheduler(workers, [&] { bench_mutex_contended(n); });
   } else {
     bench::die(prog, "unknown benchmark: " + name);
   }

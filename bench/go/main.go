@@ -154,9 +154,259 @@ func benchMemory(n int) {
 	fmt.Printf("RESULT %s %d B\n", memName(n), (after-before)/int64(n))
 }
 
+// ---- chan_pingpong ------------------------------------------------------------------------------
+// Two goroutines, two unbuffered channels: the pinger sends i on ping, the ponger receives it and
+// sends it back on pong, the pinger receives it. One round trip = two unbuffered hand-offs.
+func benchChanPingpong(n int) {
+	ping, pong := make(chan int), make(chan int)
+	var sum, rounds int
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(2)
+	go func() { // ponger
+		for v := range ping {
+			pong <- v
+			rounds++
+		}
+		wg.Done()
+	}()
+	go func() { // pinger
+		for i := 0; i < n; i++ {
+			ping <- i
+			sum += <-pong
+		}
+		close(ping)
+		wg.Done()
+	}()
+	wg.Wait()
+	el := time.Since(start)
+	if want := n * (n - 1) / 2; sum != want || rounds != n {
+		die("chan_pingpong: sum %d, want %d; %d rounds, want %d", sum, want, rounds, n)
+	}
+	fmt.Printf("RESULT chan_pingpong %.3f ns\n", float64(el.Nanoseconds())/float64(n))
+}
+
+// ---- select_pingpong ----------------------------------------------------------------------------
+// chan_pingpong where every receive is a 2-case select: the data channel, or quit (closed by the
+// pinger once it is done, so it fires only to end the ponger).
+func benchSelectPingpong(n int) {
+	ping, pong, quit := make(chan int), make(chan int), make(chan int)
+	var sum, rounds int
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(2)
+	go func() { // ponger
+		defer wg.Done()
+		for {
+			select {
+			case v := <-ping:
+				pong <- v
+				rounds++
+			case <-quit:
+				return
+			}
+		}
+	}()
+	go func() { // pinger
+		defer wg.Done()
+		for i := 0; i < n; i++ {
+			ping <- i
+			select {
+			case v := <-pong:
+				sum += v
+			case <-quit:
+				die("select_pingpong: quit fired early")
+			}
+		}
+		close(quit)
+	}()
+	wg.Wait()
+	el := time.Since(start)
+	if want := n * (n - 1) / 2; sum != want || rounds != n {
+		die("select_pingpong: sum %d, want %d; %d rounds, want %d", sum, want, rounds, n)
+	}
+	fmt.Printf("RESULT select_pingpong %.3f ns\n", float64(el.Nanoseconds())/float64(n))
+}
+
+// ---- chan_spsc ----------------------------------------------------------------------------------
+// One producer sends 0..n-1 on a channel of capacity 1024 and closes it; one consumer sums them.
+func benchChanSpsc(n int) {
+	ch := make(chan int, 1024)
+	var sum int
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(2)
+	go func() {
+		for i := 0; i < n; i++ {
+			ch <- i
+		}
+		close(ch)
+		wg.Done()
+	}()
+	go func() {
+		for v := range ch {
+			sum += v
+		}
+		wg.Done()
+	}()
+	wg.Wait()
+	el := time.Since(start)
+	if want := n * (n - 1) / 2; sum != want {
+		die("chan_spsc: sum %d, want %d", sum, want)
+	}
+	fmt.Printf("RESULT chan_spsc %.3f ns\n", float64(el.Nanoseconds())/float64(n))
+}
+
+// ---- chan_mpmc ----------------------------------------------------------------------------------
+// 4 producers (producer p sends p, p+4, p+8, ... < n) and 4 consumers on one channel of capacity
+// 1024; the channel is closed once every producer is done; each consumer sums what it receives.
+const mpmcSide = 4
+
+func benchChanMpmc(n int) {
+	ch := make(chan int, 1024)
+	var sums [mpmcSide]int
+	var counts [mpmcSide]int
+	var prod, cons sync.WaitGroup
+	start := time.Now()
+	prod.Add(mpmcSide)
+	cons.Add(mpmcSide)
+	for c := 0; c < mpmcSide; c++ {
+		go func(c int) {
+			var s, k int
+			for v := range ch {
+				s += v
+				k++
+			}
+			sums[c], counts[c] = s, k
+			cons.Done()
+		}(c)
+	}
+	for p := 0; p < mpmcSide; p++ {
+		go func(p int) {
+			for i := p; i < n; i += mpmcSide {
+				ch <- i
+			}
+			prod.Done()
+		}(p)
+	}
+	prod.Wait()
+	close(ch)
+	cons.Wait()
+	el := time.Since(start)
+	var sum, count int
+	for c := 0; c < mpmcSide; c++ {
+		sum += sums[c]
+		count += counts[c]
+	}
+	if want := n * (n - 1) / 2; sum != want || count != n {
+		die("chan_mpmc: sum %d, want %d; %d messages, want %d", sum, want, count, n)
+	}
+	fmt.Fprintf(os.Stderr, "gobench: chan_mpmc: messages per consumer %v\n", counts)
+	fmt.Printf("RESULT chan_mpmc %.3f ns\n", float64(el.Nanoseconds())/float64(n))
+}
+
+// ---- chan_fanout --------------------------------------------------------------------------------
+// One producer, 16 consumers, each with its own channel of capacity 1024. The producer fills
+// quotes[i] (a preallocated array, written before the clock starts so its pages are resident) and
+// sends the pointer &quotes[i] to every consumer; a quote is never written again once sent.
+// Consumer c accumulates q.Bid (c even) or q.Ask (c odd).
+type Quote struct {
+	Symbol uint32
+	Bid    int64 // price in ticks
+	Ask    int64
+	TS     int64 // nanoseconds
+}
+
+const fanoutConsumers = 16
+
+func benchChanFanout(n int) {
+	quotes := make([]Quote, n)
+	for i := range quotes {
+		quotes[i] = Quote{}
+	}
+	var chans [fanoutConsumers]chan *Quote
+	for c := range chans {
+		chans[c] = make(chan *Quote, 1024)
+	}
+	var sums [fanoutConsumers]int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(fanoutConsumers)
+	for c := 0; c < fanoutConsumers; c++ {
+		go func(c int) {
+			var s int64
+			if c%2 == 0 {
+				for q := range chans[c] {
+					s += q.Bid
+				}
+			} else {
+				for q := range chans[c] {
+					s += q.Ask
+				}
+			}
+			sums[c] = s
+			wg.Done()
+		}(c)
+	}
+	for i := 0; i < n; i++ { // the producer: main, as in every peer
+		q := &quotes[i]
+		*q = Quote{Symbol: uint32(i % 500), Bid: int64(i), Ask: int64(i) + 1, TS: int64(i) * 1000}
+		for c := 0; c < fanoutConsumers; c++ {
+			chans[c] <- q
+		}
+	}
+	for c := range chans {
+		close(chans[c])
+	}
+	wg.Wait()
+	el := time.Since(start)
+	bidSum := int64(n) * int64(n-1) / 2
+	for c := 0; c < fanoutConsumers; c++ {
+		want := bidSum
+		if c%2 == 1 {
+			want += int64(n)
+		}
+		if sums[c] != want {
+			die("chan_fanout: consumer %d: sum %d, want %d", c, sums[c], want)
+		}
+	}
+	fmt.Printf("RESULT chan_fanout %.3f ns\n", float64(el.Nanoseconds())/float64(n))
+}
+
+// ---- mutex_contended ----------------------------------------------------------------------------
+// 8 goroutines each increment one shared counter n/8 times, each increment under a sync.Mutex.
+const mutexWorkers = 8
+
+func benchMutexContended(n int) {
+	if n%mutexWorkers != 0 {
+		die("mutex_contended: size must be a multiple of %d, not %d", mutexWorkers, n)
+	}
+	var mu sync.Mutex
+	var counter int
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(mutexWorkers)
+	for w := 0; w < mutexWorkers; w++ {
+		go func() {
+			for i := 0; i < n/mutexWorkers; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if counter != n {
+		die("mutex_contended: count %d, want %d", counter, n)
+	}
+	fmt.Printf("RESULT mutex_contended %.3f ns\n", float64(el.Nanoseconds())/float64(n))
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: gobench skynet|spawn_join|yield|memory [size]")
+		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended [size]")
 	}
 	size := 0
 	if len(os.Args) > 2 {
@@ -187,6 +437,18 @@ func main() {
 		benchYield(def(10000000))
 	case "memory":
 		benchMemory(def(100000))
+	case "chan_pingpong":
+		benchChanPingpong(def(2000000))
+	case "select_pingpong":
+		benchSelectPingpong(def(2000000))
+	case "chan_spsc":
+		benchChanSpsc(def(10000000))
+	case "chan_mpmc":
+		benchChanMpmc(def(10000000))
+	case "chan_fanout":
+		benchChanFanout(def(500000))
+	case "mutex_contended":
+		benchMutexContended(def(16000000))
 	default:
 		die("unknown benchmark %q", os.Args[1])
 	}

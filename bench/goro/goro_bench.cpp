@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,10 +104,218 @@ void bench_memory(std::uint64_t n) {
   bench::result(bench::memory_name(n), double((after - before) / std::int64_t(n)), "B");
 }
 
+// Not part of the result: what the scheduler did during a benchmark (deltas of goro::stats()
+// taken outside the timed region), to stderr, for whoever tunes channels and sync.
+struct sched_delta {
+  goro::runtime_stats before = goro::stats();
+  void report(const char* what) const {
+    goro::runtime_stats a = goro::stats();
+    std::fprintf(stderr,
+                 "%s: %s: %llu switches, %llu parks, %llu steals, %llu worker sleeps, %llu wakeups\n",
+                 prog, what, (unsigned long long)(a.switches - before.switches),
+                 (unsigned long long)(a.parks - before.parks),
+                 (unsigned long long)(a.steals - before.steals),
+                 (unsigned long long)(a.worker_sleeps - before.worker_sleeps),
+                 (unsigned long long)(a.worker_wakeups - before.worker_wakeups));
+  }
+};
+
+// ---- chan_pingpong: two coroutines, two unbuffered channels; ns per round trip ----------------
+// The pinger sends i on ping, the ponger receives it and sends it back on pong, the pinger
+// receives it. The ponger ranges over ping until the pinger closes it.
+void bench_chan_pingpong(std::uint64_t n) {
+  goro::chan<std::uint64_t> ping, pong;
+  std::uint64_t sum = 0, rounds = 0;
+  sched_delta sd;
+  auto t0 = bench::clock::now();
+  auto ponger = goro::spawn([&] {
+    for (std::uint64_t v : ping) {
+      pong.send(v);
+      ++rounds;
+    }
+  });
+  auto pinger = goro::spawn([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ping.send(i);
+      std::optional<std::uint64_t> v = pong.recv();
+      if (!v) bench::die(prog, "chan_pingpong: pong closed");
+      sum += *v;
+    }
+    ping.close();
+  });
+  pinger.get();
+  ponger.get();
+  double ns = bench::ns_since(t0);
+  sd.report("chan_pingpong");
+  bench::check_sum(prog, "chan_pingpong", sum, n * (n - 1) / 2);
+  if (rounds != n) bench::die(prog, "chan_pingpong: " + std::to_string(rounds) + " rounds");
+  bench::result("chan_pingpong", ns / double(n), "ns");
+}
+
+// ---- select_pingpong: chan_pingpong where every receive is a 2-case select --------------------
+// Each receive selects between its data channel and quit, which the pinger closes once it is
+// done: quit fires only to end the ponger.
+void bench_select_pingpong(std::uint64_t n) {
+  goro::chan<std::uint64_t> ping, pong;
+  goro::chan<int> quit;
+  std::uint64_t sum = 0, rounds = 0;
+  sched_delta sd;
+  auto t0 = bench::clock::now();
+  auto ponger = goro::spawn([&] {
+    for (;;) {
+      std::optional<std::uint64_t> got;
+      std::size_t i = goro::select(goro::on_recv(ping, [&](std::optional<std::uint64_t> v) { got = v; }),
+                                   goro::on_recv(quit));
+      if (i == 1) return;
+      if (!got) bench::die(prog, "select_pingpong: ping closed");
+      pong.send(*got);
+      ++rounds;
+    }
+  });
+  auto pinger = goro::spawn([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ping.send(i);
+      std::optional<std::uint64_t> got;
+      std::size_t k = goro::select(goro::on_recv(pong, [&](std::optional<std::uint64_t> v) { got = v; }),
+                                   goro::on_recv(quit));
+      if (k != 0 || !got) bench::die(prog, "select_pingpong: quit fired early or pong closed");
+      sum += *got;
+    }
+    quit.close();
+  });
+  pinger.get();
+  ponger.get();
+  double ns = bench::ns_since(t0);
+  sd.report("select_pingpong");
+  bench::check_sum(prog, "select_pingpong", sum, n * (n - 1) / 2);
+  if (rounds != n) bench::die(prog, "select_pingpong: " + std::to_string(rounds) + " rounds");
+  bench::result("select_pingpong", ns / double(n), "ns");
+}
+
+constexpr std::size_t chan_capacity = 1024;
+
+// ---- chan_spsc: one producer sends 0..n-1 on a channel of capacity 1024, one consumer sums ----
+void bench_chan_spsc(std::uint64_t n) {
+  goro::chan<std::uint64_t> ch(chan_capacity);
+  std::uint64_t sum = 0;
+  sched_delta sd;
+  auto t0 = bench::clock::now();
+  auto producer = goro::spawn([&] {
+    for (std::uint64_t i = 0; i < n; ++i) ch.send(i);
+    ch.close();
+  });
+  auto consumer = goro::spawn([&] {
+    for (std::uint64_t v : ch) sum += v;
+  });
+  producer.get();
+  consumer.get();
+  double ns = bench::ns_since(t0);
+  sd.report("chan_spsc");
+  bench::check_sum(prog, "chan_spsc", sum, n * (n - 1) / 2);
+  bench::result("chan_spsc", ns / double(n), "ns");
+}
+
+// ---- chan_mpmc: 4 producers (p, p+4, p+8, ... < n) x 4 consumers on one channel ---------------
+// The main coroutine closes the channel once every producer is done; each consumer sums what it
+// receives.
+constexpr unsigned mpmc_side = 4;
+
+void bench_chan_mpmc(std::uint64_t n) {
+  goro::chan<std::uint64_t> ch(chan_capacity);
+  std::uint64_t sums[mpmc_side] = {}, counts[mpmc_side] = {};
+  sched_delta sd;
+  auto t0 = bench::clock::now();
+  std::vector<goro::join_handle<void>> consumers, producers;
+  for (unsigned c = 0; c < mpmc_side; ++c)
+    consumers.push_back(goro::spawn([&, c] {
+      std::uint64_t s = 0, k = 0;
+      for (std::uint64_t v : ch) s += v, ++k;
+      sums[c] = s, counts[c] = k;
+    }));
+  for (unsigned p = 0; p < mpmc_side; ++p)
+    producers.push_back(goro::spawn([&, p] {
+      for (std::uint64_t i = p; i < n; i += mpmc_side) ch.send(i);
+    }));
+  for (auto& h : producers) h.get();
+  ch.close();
+  for (auto& h : consumers) h.get();
+  double ns = bench::ns_since(t0);
+  sd.report("chan_mpmc");
+  std::uint64_t sum = 0, count = 0;
+  for (unsigned c = 0; c < mpmc_side; ++c) sum += sums[c], count += counts[c];
+  bench::check_sum(prog, "chan_mpmc", sum, n * (n - 1) / 2);
+  if (count != n) bench::die(prog, "chan_mpmc: " + std::to_string(count) + " messages");
+  std::fprintf(stderr, "%s: chan_mpmc: messages per consumer %llu %llu %llu %llu\n", prog,
+               (unsigned long long)counts[0], (unsigned long long)counts[1],
+               (unsigned long long)counts[2], (unsigned long long)counts[3]);
+  bench::result("chan_mpmc", ns / double(n), "ns");
+}
+
+// ---- chan_fanout: one producer, 16 consumers with a channel each; messages are const quote* ---
+// The producer (the main coroutine) fills quotes[i] of a preallocated array (written before the
+// clock starts, so its pages are resident) and sends &quotes[i] to every consumer; a quote is
+// never written again once sent. Consumer c accumulates bid (c even) or ask (c odd).
+constexpr unsigned fanout_consumers = 16;
+
+void bench_chan_fanout(std::uint64_t n) {
+  std::vector<bench::quote> quotes(n);
+  std::vector<goro::chan<const bench::quote*>> chans;  // goro::chan is a handle, as in Go
+  for (unsigned c = 0; c < fanout_consumers; ++c) chans.emplace_back(chan_capacity);
+  std::int64_t sums[fanout_consumers] = {};
+  sched_delta sd;
+  auto t0 = bench::clock::now();
+  std::vector<goro::join_handle<void>> consumers;
+  for (unsigned c = 0; c < fanout_consumers; ++c)
+    consumers.push_back(goro::spawn([&, c] {
+      auto& ch = chans[c];
+      std::int64_t s = 0;
+      if (c % 2 == 0)
+        for (const bench::quote* q : ch) s += q->bid;
+      else
+        for (const bench::quote* q : ch) s += q->ask;
+      sums[c] = s;
+    }));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    bench::quote* q = &quotes[i];
+    *q = bench::make_quote(i);
+    for (auto& ch : chans) ch.send(q);
+  }
+  for (auto& ch : chans) ch.close();
+  for (auto& h : consumers) h.get();
+  double ns = bench::ns_since(t0);
+  sd.report("chan_fanout");
+  bench::check_fanout(prog, sums, fanout_consumers, n);
+  bench::result("chan_fanout", ns / double(n), "ns");
+}
+
+// ---- mutex_contended: 8 coroutines each increment a shared counter n/8 times under goro::mutex -
+constexpr unsigned mutex_workers = 8;
+
+void bench_mutex_contended(std::uint64_t n) {
+  goro::mutex mu;
+  std::uint64_t counter = 0;
+  const std::uint64_t per = n / mutex_workers;
+  sched_delta sd;
+  auto t0 = bench::clock::now();
+  std::vector<goro::join_handle<void>> hs;
+  for (unsigned w = 0; w < mutex_workers; ++w)
+    hs.push_back(goro::spawn([&] {
+      for (std::uint64_t i = 0; i < per; ++i) {
+        std::lock_guard<goro::mutex> lk(mu);
+        ++counter;
+      }
+    }));
+  for (auto& h : hs) h.get();
+  double ns = bench::ns_since(t0);
+  sd.report("mutex_contended");
+  bench::check_sum(prog, "mutex_contended", counter, n);
+  bench::result("mutex_contended", ns / double(n), "ns");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) bench::die(prog, "usage: goro_bench skynet|spawn_join|yield|memory [size]");
+  if (argc < 2) bench::die(prog, "usage: goro_bench <benchmark> [size]; benchmarks: " + bench::all_names);
   const std::string name = argv[1];
   std::uint64_t n = 0;
   void (*fn)(std::uint64_t) = nullptr;
@@ -118,6 +328,19 @@ int main(int argc, char** argv) {
     n = bench::size_arg(argc, argv, 10000000), fn = bench_yield;
   } else if (name == "memory") {
     n = bench::size_arg(argc, argv, 100000), fn = bench_memory;
+  } else if (name == "chan_pingpong") {
+    n = bench::size_arg(argc, argv, bench::default_size::chan_pingpong), fn = bench_chan_pingpong;
+  } else if (name == "select_pingpong") {
+    n = bench::size_arg(argc, argv, bench::default_size::select_pingpong), fn = bench_select_pingpong;
+  } else if (name == "chan_spsc") {
+    n = bench::size_arg(argc, argv, bench::default_size::chan_spsc), fn = bench_chan_spsc;
+  } else if (name == "chan_mpmc") {
+    n = bench::size_arg(argc, argv, bench::default_size::chan_mpmc), fn = bench_chan_mpmc;
+  } else if (name == "chan_fanout") {
+    n = bench::size_arg(argc, argv, bench::default_size::chan_fanout), fn = bench_chan_fanout;
+  } else if (name == "mutex_contended") {
+    n = bench::size_arg(argc, argv, bench::default_size::mutex_contended), fn = bench_mutex_contended;
+    bench::check_multiple(prog, "mutex_contended", n, mutex_workers);
   } else {
     bench::die(prog, "unknown benchmark: " + name);
   }

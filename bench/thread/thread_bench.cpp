@@ -1,14 +1,16 @@
 // thread_bench: the OS-thread peer (std::thread) of goro's benchmarks that make sense for threads.
 //
-// Usage: thread_bench spawn_join|yield [size]. The worker count N comes from $GOMAXPROCS, as
-// for goro and Go: the process restricts itself (sched_setaffinity, inherited by its threads) to
-// the first N CPUs it is allowed on, the nearest thing threads have to "N workers".
-// No skynet (a million threads) and no memory row.
+// Usage: thread_bench spawn_join|yield|mutex_contended [size]. The worker count N comes from
+// $GOMAXPROCS, as for goro and Go: the process restricts itself (sched_setaffinity, inherited by
+// its threads) to the first N CPUs it is allowed on, the nearest thing threads have to "N workers".
+// No skynet (a million threads), no memory row, no channel rows (the standard library has no
+// channel).
 #include "bench_common.hpp"
 
 #include <sched.h>
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,16 +78,42 @@ void bench_yield(std::uint64_t m) {
   bench::result("yield", ns / double(2 * m), "ns");
 }
 
+// ---- mutex_contended: 8 threads each increment a shared counter n/8 times under a std::mutex --
+constexpr unsigned mutex_workers = 8;
+
+void bench_mutex_contended(std::uint64_t n) {
+  std::mutex mu;
+  std::uint64_t counter = 0;
+  const std::uint64_t per = n / mutex_workers;
+  auto t0 = bench::clock::now();
+  std::vector<std::thread> ts;
+  for (unsigned w = 0; w < mutex_workers; ++w)
+    ts.emplace_back([&] {
+      for (std::uint64_t i = 0; i < per; ++i) {
+        std::lock_guard<std::mutex> lk(mu);
+        ++counter;
+      }
+    });
+  for (auto& t : ts) t.join();
+  double ns = bench::ns_since(t0);
+  bench::check_sum(prog, "mutex_contended", counter, n);
+  bench::result("mutex_contended", ns / double(n), "ns");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) bench::die(prog, "usage: thread_bench spawn_join|yield [size]");
+  if (argc < 2) bench::die(prog, "usage: thread_bench spawn_join|yield|mutex_contended [size]");
   const std::string name = argv[1];
   limit_cpus(bench::gomaxprocs(std::thread::hardware_concurrency()));
   if (name == "spawn_join") {
     bench_spawn_join(bench::size_arg(argc, argv, 10000));
   } else if (name == "yield") {
     bench_yield(bench::size_arg(argc, argv, 10000000));
+  } else if (name == "mutex_contended") {
+    auto n = bench::size_arg(argc, argv, bench::default_size::mutex_contended);
+    bench::check_multiple(prog, "mutex_contended", n, mutex_workers);
+    bench_mutex_contended(n);
   } else {
     bench::die(prog, "no thread version of benchmark: " + name);
   }
