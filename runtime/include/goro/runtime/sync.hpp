@@ -72,6 +72,7 @@ class mutex {
   // wakes the head: so a queued waiter is never forgotten.
   static constexpr std::uint32_t locked = 1, waiters = 2, woken = 4, handoff = 8;
 
+  bool spin_acquire(bool was_woken);
   void lock_slow();
   void unlock_slow();
 
