@@ -122,7 +122,8 @@ struct alignas(64) worker {
   alignas(64) coroutine* current = nullptr;
   fcontext_t loop_ctx = nullptr;  // the worker loop's registers while a coroutine runs
   after_switch pending = after_switch::none;  // what the loop does for the coroutine switching to it
-  coroutine* prev = nullptr;  // a coroutine that switched directly to the current one (a yield)
+  coroutine* prev = nullptr;  // a coroutine that switched directly to the current one
+  after_switch prev_did = after_switch::none;  // what prev did: yield or park
   bool spinning = false;
   std::uint32_t runnext_streak = 0;
   std::uint32_t tick = 0;
@@ -165,7 +166,9 @@ class scheduler {
   // Switching (owner thread only).
   void prepare(worker& w, coroutine* co);
   void requeue_yielded(worker& w, coroutine* co);
-  bool yield_direct(worker& w, coroutine* a);
+  bool switch_direct(worker& w, coroutine* a, after_switch what);
+  bool try_park(worker& w, coroutine* co);
+  void finish_park(worker& w, coroutine* co);
   coroutine* local_get(worker& w);
 
   coroutine* alloc_coroutine(worker* w);

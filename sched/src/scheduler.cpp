@@ -136,7 +136,10 @@ inline void land(transfer_t t, coroutine* self, bool first_run) {
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
     prev->ctx = t.fctx;
-    w->sched.requeue_yielded(*w, prev);
+    if (std::exchange(w->prev_did, after_switch::none) == after_switch::park)
+      w->sched.finish_park(*w, prev);
+    else
+      w->sched.requeue_yielded(*w, prev);
   } else {
 #if GORO_ASAN
     __sanitizer_finish_switch_fiber(fake_stack, &w->asan_loop_bottom, &w->asan_loop_size);
@@ -581,10 +584,12 @@ void scheduler::requeue_yielded(worker& w, coroutine* co) {
     wake_one_if_needed();
 }
 
-// yield() without the worker loop: switch straight to the next local coroutine, which re-queues
-// the yielder when it lands (land()). Halves the jumps of a yield. Falls back to the loop (false)
-// when no local coroutine is at hand, on the global queue's every-61st turn, and when stopping.
-bool scheduler::yield_direct(worker& w, coroutine* a) {
+// yield() and park() without the worker loop: switch straight to the next local coroutine, which
+// finishes the switch for the one that left when it lands (land(): requeue a yielder, or park a
+// parker). Halves the jumps of a yield, and of every channel hand-off (the receiver woken into
+// run-next runs as soon as the sender parks). Falls back to the loop (false) when no local
+// coroutine is at hand, on the global queue's every-61st turn, and when stopping.
+bool scheduler::switch_direct(worker& w, coroutine* a, after_switch what) {
   if (++w.tick % 61 == 0 || stopping_.load(std::memory_order_relaxed)) return false;
   coroutine* b = local_get(w);
   if (!b) return false;
@@ -592,8 +597,35 @@ bool scheduler::yield_direct(worker& w, coroutine* a) {
   w.switches.inc();
   w.current = b;
   w.prev = a;
+  w.prev_did = what;
   leave(&w, a, b, false);
   return true;
+}
+
+// The second half of a park, run once the parker's registers are saved (by the loop, or by the
+// coroutine a direct switch landed in): RUNNING -> PARKED, unless ready() came in meanwhile
+// (NOTIFIED), in which case the parker is runnable again. True: it is parked.
+bool scheduler::try_park(worker& w, coroutine* co) {
+  std::uint32_t s = wake_running;
+  // Release: the saved context and everything the coroutine wrote before parking are visible to
+  // the waker whose PARKED -> RUNNING CAS reads this.
+  if (co->wake.compare_exchange_strong(s, wake_parked, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+    w.parks.inc();
+    return true;
+  }
+  co->wake.store(wake_running, std::memory_order_relaxed);  // the permit is consumed
+  return false;
+}
+
+void scheduler::finish_park(worker& w, coroutine* co) {
+  if (try_park(w, co)) return;
+  // Woken while switching out: queue it as a yielder is queued (it is runnable, and this worker
+  // is busy with the coroutine it switched to).
+  runq_put(w, co);
+  if (nidle_.load(std::memory_order_relaxed) != 0 &&
+      nspinning_.load(std::memory_order_relaxed) == 0)
+    wake_one_if_needed();
 }
 
 void scheduler::execute(worker& w, coroutine* co) {
@@ -619,17 +651,8 @@ void scheduler::execute(worker& w, coroutine* co) {
     w.current = nullptr;
     switch (std::exchange(w.pending, after_switch::none)) {
       case after_switch::park: {
-        std::uint32_t s = wake_running;
-        // Release: the saved context and everything the coroutine wrote before parking are
-        // visible to the waker whose PARKED -> RUNNING CAS reads this.
-        if (co->wake.compare_exchange_strong(s, wake_parked, std::memory_order_acq_rel,
-                                             std::memory_order_acquire)) {
-          w.parks.inc();
-          return;
-        }
-        // ready() came in while we were switching: the permit is ours, resume at once.
-        co->wake.store(wake_running, std::memory_order_relaxed);
-        continue;
+        if (try_park(w, co)) return;
+        continue;  // ready() came in while we were switching: resume at once
       }
       case after_switch::yield:
         requeue_yielded(w, co);
@@ -804,11 +827,15 @@ void park() {
   worker* w = current_worker();
   coroutine* co = w ? w->current : nullptr;
   if (!co) throw std::logic_error("goro::sched::park() called outside a coroutine");
-  // Fast path: the permit is already here (the waker beat us to it).
-  std::uint32_t s = wake_notified;
-  if (co->wake.compare_exchange_strong(s, wake_running, std::memory_order_acquire,
-                                       std::memory_order_relaxed))
+  // Fast path: the permit is already here (the waker beat us to it). Only the owner moves the
+  // state away from NOTIFIED, so a plain store consumes it; the load is an acquire (pairs with
+  // ready()'s release). Not a CAS: the common case is "no permit", and a failed CAS is still a
+  // locked instruction on the hand-off path.
+  if (co->wake.load(std::memory_order_acquire) == wake_notified) {
+    co->wake.store(wake_running, std::memory_order_relaxed);
     return;
+  }
+  if (w->sched.switch_direct(*w, co, after_switch::park)) return;
   switch_to_loop(after_switch::park);
 }
 
@@ -860,7 +887,7 @@ void yield() {
     std::this_thread::yield();
     return;
   }
-  if (w->sched.yield_direct(*w, co)) return;
+  if (w->sched.switch_direct(*w, co, after_switch::yield)) return;
   switch_to_loop(after_switch::yield);
 }
 

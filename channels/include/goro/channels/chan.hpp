@@ -25,10 +25,12 @@
 
 #include <goro/channels/detail/chan_state.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <iterator>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace goro {
@@ -95,8 +97,11 @@ class chan {
 
   // An unbuffered channel.
   chan() : st_(new detail::chan_state<T>(0)) {}
-  // A channel with a buffer of `capacity` values (0: unbuffered).
-  explicit chan(std::size_t capacity) : st_(new detail::chan_state<T>(capacity)) {}
+  // A channel with a buffer of `capacity` values (0: unbuffered). A negative capacity throws
+  // std::invalid_argument (Go: "makechan: size out of range"). A template so that chan<T>(0)
+  // means capacity 0, not the nil channel.
+  template <std::integral I>
+  explicit chan(I capacity) : st_(new detail::chan_state<T>(checked_capacity(capacity))) {}
   // The nil channel.
   chan(std::nullptr_t) noexcept : st_(nullptr) {}
 
@@ -173,6 +178,13 @@ class chan {
   friend bool operator==(const chan& a, std::nullptr_t) noexcept { return a.st_ == nullptr; }
 
  private:
+  template <class I>
+  static std::size_t checked_capacity(I capacity) {
+    if constexpr (std::is_signed_v<I>)
+      if (capacity < 0) throw std::invalid_argument("goro::chan: negative capacity");
+    return static_cast<std::size_t>(capacity);
+  }
+
   friend struct detail::chan_access;
   detail::chan_state<T>* st_;
 };

@@ -209,6 +209,17 @@ std::size_t select(Cases&&... cases) {
   };
   (collect(cases), ...);
 
+  if constexpr (n == 0) {
+    // Only a default (it runs), or nothing at all (Go's select {}: blocks forever).
+    if constexpr (ndefault == 0) detail::block_forever();
+    (void)cs;
+    (void)arg_index;
+    auto run_default = [&](auto& c) {
+      if constexpr (detail::is_default_case<std::decay_t<decltype(c)>>) c.fire();
+    };
+    (run_default(cases), ...);
+    return default_index;
+  }
   std::array<void*, 2 * n + 1> scratch;
   std::size_t fired = detail::select_run(cs.data(), n, ndefault != 0, scratch.data());
   if (fired == n) {
