@@ -5,7 +5,8 @@
 // jumps into it; the coroutine jumps back to the loop when it parks, yields or ends, leaving a
 // note in worker::pending saying which. The loop acts on the note only after the jump, when the
 // coroutine's registers are saved: that is what makes it safe for another worker to resume the
-// coroutine as soon as it is queued again. Coroutines never switch to each other directly.
+// coroutine as soon as it is queued again. A yield or park may also switch straight to the next
+// local coroutine (switch_direct), which then does the loop's after-switch step in land().
 //
 // Where the loop looks for work (find_runnable), in order:
 //   1. every 61st pick, the global queue first, so it cannot starve behind busy local queues;
