@@ -3,11 +3,18 @@
 //   panic          - an exception escapes a go() coroutine
 //   panic_foreign  - a non-std::exception escapes a go() coroutine
 //   unobserved     - a spawned coroutine throws and its handle is dropped without get()
+//   nil_blocks     - send and recv on a nil channel must block forever (reports and _Exits)
+//   unlock_unlocked - goro::mutex::unlock of an unlocked mutex (a fatal error: must abort)
 #include <goro/goro.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+#include <thread>
 
 namespace {
 
@@ -35,6 +42,30 @@ int main(int argc, char** argv) {
                [] { throw std::runtime_error("quote feed disconnected"); });
     } else if (mode == "panic_foreign") {
       goro::go([] { throw 42; });
+    } else if (mode == "nil_blocks") {
+      // Coroutines that send or receive on a nil channel must never return. They are abandoned
+      // parked, so the helper leaves with _Exit (no leak report for what it abandons on purpose).
+      auto returned = std::make_shared<std::atomic<int>>(0);
+      goro::chan<int> nil(nullptr);
+      goro::go([nil, returned]() mutable {
+        nil.send(1);
+        returned->fetch_add(1);
+      });
+      goro::go([nil, returned]() mutable {
+        (void)nil.recv();
+        returned->fetch_add(1);
+      });
+      for (int i = 0; i < 10000; ++i) goro::yield();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (int i = 0; i < 10000; ++i) goro::yield();
+      std::fprintf(stderr, "nil channel operations returned: %d\n", returned->load());
+      std::fflush(stderr);
+      std::_Exit(0);
+    } else if (mode == "unlock_unlocked") {
+      goro::mutex m;
+      m.unlock();
+      std::fprintf(stderr, "unlock of an unlocked mutex returned\n");
+      return 0;
     } else if (mode == "unobserved") {
       auto h = goro::spawn([]() -> int { throw std::out_of_range("index 9 past the end"); });
       h.wait();
