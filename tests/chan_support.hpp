@@ -1,10 +1,19 @@
-// watchdog.hpp: bounded time for tests whose failure mode is a hang (channels, select, sync).
+// chan_support.hpp: helpers for the channel, select and sync tests, whose failure mode is often a
+// hang, so that every test ends in bounded time:
 //   goro_test::watchdog wd("what");  - a plain thread that aborts the process with a message if
 //                                       the test has not finished within the limit
 //   goro_test::eventually(pred)       - waits (yielding) until pred() holds; false after a limit
+//   goro_test::let_others_run()       - yields and pauses: before checking that something did
+//                                       NOT happen
 //   goro_test::scaled(n)              - n, or n / 10 under a sanitizer
+// and doctest printers for std::optional and std::vector (failed checks show the values).
+//
+// Note: doctest's INFO/CAPTURE keep their state per thread; a coroutine may resume on another
+// thread after it parks, so these tests use them only outside goro::run (or around code that
+// cannot park).
 #pragma once
 
+#include <doctest/doctest.h>
 #include <goro/goro.hpp>
 #include <goro/sched/config.hpp>
 
@@ -14,7 +23,34 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
+
+namespace doctest {
+template <class T>
+struct StringMaker<std::optional<T>> {
+  static String convert(const std::optional<T>& o) {
+    if (!o) return "nullopt";
+    return String("optional(") + toString(*o) + ")";
+  }
+};
+template <class T>
+struct StringMaker<std::vector<T>> {
+  static String convert(const std::vector<T>& v) {
+    String s = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i == 16) {
+        s += ", ... (" + toString(v.size()) + " elements)";
+        break;
+      }
+      if (i) s += ", ";
+      s += toString(v[i]);
+    }
+    return s + "}";
+  }
+};
+}  // namespace doctest
 
 namespace goro_test {
 

@@ -3,7 +3,8 @@
 //   panic          - an exception escapes a go() coroutine
 //   panic_foreign  - a non-std::exception escapes a go() coroutine
 //   unobserved     - a spawned coroutine throws and its handle is dropped without get()
-//   nil_blocks     - send and recv on a nil channel must block forever (reports and _Exits)
+//   nil_blocks     - send, recv and range on a nil channel, a select of nil cases only and a
+//                    select with no cases must block forever (reports and _Exits)
 //   unlock_unlocked - goro::mutex::unlock of an unlocked mutex (a fatal error: must abort)
 #include <goro/goro.hpp>
 
@@ -53,6 +54,18 @@ int main(int argc, char** argv) {
       });
       goro::go([nil, returned]() mutable {
         (void)nil.recv();
+        returned->fetch_add(1);
+      });
+      goro::go([nil, returned]() mutable {
+        for (int v : nil) returned->fetch_add(1 + v);  // ranging over nil: blocks, never ends
+        returned->fetch_add(1);
+      });
+      goro::go([nil, returned]() mutable {
+        goro::select(goro::on_recv(nil), goro::on_send(nil, 1));  // only nil cases, no default
+        returned->fetch_add(1);
+      });
+      goro::go([returned] {
+        goro::select();  // Go's select {}
         returned->fetch_add(1);
       });
       for (int i = 0; i < 10000; ++i) goro::yield();

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "support.hpp"
-#include "watchdog.hpp"
+#include "chan_support.hpp"
 
 using namespace std::chrono_literals;
 using goro_test::eventually;
@@ -188,7 +188,7 @@ TEST_CASE("nil channels: chan<T>(nullptr), = nullptr, comparison and the try ope
   });
 }
 
-TEST_CASE("send and recv on a nil channel block forever (child process)") {
+TEST_CASE("send, recv and range on a nil channel, and selects with no live case, block forever (child process)") {
   auto r = goro_test::run_crash_helper({"nil_blocks"});
   INFO("stderr: " << r.err);
   CHECK(r.exit_code == 0);
@@ -817,7 +817,7 @@ TEST_CASE("MPMC stress on two workers: every value is received exactly once (cap
   // values in increasing order (a producer's sends are sequential, and the channel is FIFO).
   watchdog wd("MPMC stress");
   constexpr int P = 4, C = 4;
-  static constexpr int per = scaled(20000);
+  static constexpr int per = scaled(50000);
   for (std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{64}}) {
     CAPTURE(cap);
     std::vector<int> all;

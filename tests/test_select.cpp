@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "watchdog.hpp"
+#include "chan_support.hpp"
 
 using namespace std::chrono_literals;
 using goro_test::eventually;
@@ -515,7 +515,7 @@ TEST_CASE("MPMC with select on both sides on two workers: every value received e
   // case off (nil handle) once its channel is closed and drained.
   watchdog wd("MPMC select");
   constexpr int P = 4, C = 4;
-  static constexpr int per = scaled(10000);
+  static constexpr int per = scaled(25000);
   for (std::size_t cap : {std::size_t{0}, std::size_t{8}}) {
     CAPTURE(cap);
     std::vector<int> all;
