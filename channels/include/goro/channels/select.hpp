@@ -187,51 +187,54 @@ auto on_default(F f = {}) {
   return detail::default_case<F>(std::move(f));
 }
 
+namespace detail {
+template <class... Cases>
+void run_default_case(Cases&... cases) {
+  auto run = [](auto& c) {
+    if constexpr (is_default_case<std::decay_t<decltype(c)>>) c.fire();
+  };
+  (run(cases), ...);
+  (void)run;  // an empty pack (select() with no cases) never calls it
+}
+}  // namespace detail
+
 template <class... Cases>
 std::size_t select(Cases&&... cases) {
   constexpr std::size_t ndefault = (std::size_t{detail::is_default_case<std::decay_t<Cases>>} + ... + 0);
   static_assert(ndefault <= 1, "goro::select: at most one on_default case");
   constexpr std::size_t n = sizeof...(Cases) - ndefault;
 
-  std::array<detail::select_case*, n + 1> cs{};   // +1: never a zero-size array
-  std::array<std::size_t, n + 1> arg_index{};      // case -> its position among the arguments
-  std::size_t default_index = 0;
-  std::size_t k = 0, pos = 0;
-  auto collect = [&](auto& c) {
-    if constexpr (detail::is_default_case<std::decay_t<decltype(c)>>) {
-      default_index = pos;
-    } else {
-      cs[k] = &c;
-      arg_index[k] = pos;
-      ++k;
-    }
-    ++pos;
-  };
-  (collect(cases), ...);
-
+  std::size_t default_index = 0, pos = 0;
   if constexpr (n == 0) {
     // Only a default (it runs), or nothing at all (Go's select {}: blocks forever).
     if constexpr (ndefault == 0) detail::block_forever();
-    (void)cs;
-    (void)arg_index;
-    auto run_default = [&](auto& c) {
-      if constexpr (detail::is_default_case<std::decay_t<decltype(c)>>) c.fire();
+    detail::run_default_case(cases...);
+    return 0;
+  } else {
+    std::array<detail::select_case*, n> cs{};
+    std::array<std::size_t, n> arg_index{};  // case -> its position among the arguments
+    std::size_t k = 0;
+    auto collect = [&](auto& c) {
+      if constexpr (detail::is_default_case<std::decay_t<decltype(c)>>) {
+        default_index = pos;
+      } else {
+        cs[k] = &c;
+        arg_index[k] = pos;
+        ++k;
+      }
+      ++pos;
     };
-    (run_default(cases), ...);
-    return default_index;
+    (collect(cases), ...);
+
+    std::array<void*, 2 * n> scratch;
+    std::size_t fired = detail::select_run(cs.data(), n, ndefault != 0, scratch.data());
+    if (fired == n) {
+      detail::run_default_case(cases...);
+      return default_index;
+    }
+    cs[fired]->fire();
+    return arg_index[fired];
   }
-  std::array<void*, 2 * n + 1> scratch;
-  std::size_t fired = detail::select_run(cs.data(), n, ndefault != 0, scratch.data());
-  if (fired == n) {
-    // The default case: run it.
-    auto run_default = [&](auto& c) {
-      if constexpr (detail::is_default_case<std::decay_t<decltype(c)>>) c.fire();
-    };
-    (run_default(cases), ...);
-    return default_index;
-  }
-  cs[fired]->fire();
-  return arg_index[fired];
 }
 
 }  // namespace goro
