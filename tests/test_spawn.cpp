@@ -132,9 +132,10 @@ TEST_CASE("run inside run throws") {
 TEST_CASE("plain threads can start coroutines and join them") {
   goro::run([] {
     std::atomic<int> done{0};
+    std::atomic<bool> joined{false};
     auto* pd = &done;
     long long got = 0;
-    std::thread t([pd, &got] {
+    std::thread t([pd, &got, &joined] {
       // Runs on a thread that is not a worker: go() goes through the global queue, get() blocks
       // the thread on a futex instead of parking.
       for (int i = 0; i < 100; ++i) goro::go([pd] { pd->fetch_add(1); });
@@ -144,8 +145,11 @@ TEST_CASE("plain threads can start coroutines and join them") {
         return s;
       });
       got = h.get();
+      joined = true;
     });
-    while (done.load() < 100) goro::yield();
+    // Yield (never block this worker) until the thread is done with the runtime: with one worker,
+    // blocking in t.join() while the thread's spawned coroutine is still queued would hang.
+    while (done.load() < 100 || !joined.load()) goro::yield();
     t.join();
     CHECK(got == 499500);
   });
