@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include <goro/sched/spin_lock.hpp>
+
 #include "mutex.hpp"
 #include "stack.hpp"
 
@@ -103,6 +105,17 @@ struct runq {
   }
 };
 
+// A worker's timers: a binary min-heap by deadline. `mu` guards `h` and every armed timer's
+// when_/index_; timer::heap_ points at the heap (written under mu, read without it by cancel,
+// which re-checks it under mu). `next` mirrors the earliest deadline (INT64_MAX when empty) so
+// that loops and sleepers can look without the lock; it is stored seq_cst: the timer half of the
+// wake-up protocol (see "Timers" in scheduler.cpp).
+struct timer_heap {
+  sched::spin_lock mu;
+  std::vector<sched::timer*> h GORO_GUARDED_BY(mu);
+  std::atomic<std::int64_t> next{INT64_MAX};
+};
+
 // What a coroutine asks its worker to do once it has switched out.
 enum class after_switch : std::uint8_t { none, park, yield, exit };
 
@@ -117,6 +130,7 @@ struct alignas(64) worker {
   runq q;
   std::atomic<coroutine*> runnext{nullptr};
   alignas(64) std::atomic<std::uint32_t> sleep_word{0};  // futex: 1 = woken by a waker
+  alignas(64) timer_heap timers;  // shared: any thread arms and cancels, any worker fires
 
   // Owner only.
   alignas(64) coroutine* current = nullptr;
@@ -143,7 +157,7 @@ struct alignas(64) worker {
 
   // Statistics: written by the owner, read by anyone.
   counter spawned, finished, switches, steals, stolen, parks, yields, sleeps, wakeups,
-      global_pushes;
+      global_pushes, timers_fired;
 
   std::thread thread;  // not used for worker 0 (the thread that called run)
 };
@@ -174,7 +188,15 @@ class scheduler {
   coroutine* alloc_coroutine(worker* w);
   std::uint64_t next_id(worker* w);
   unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  worker& worker_at(unsigned i) noexcept { return *workers_[i]; }
   stats collect_stats() const noexcept;
+
+  // Timers (timer.cpp).
+  void add_timer(worker& w, sched::timer* t, std::int64_t when);
+  bool run_due_timers(worker& w, timer_heap& th, std::int64_t now);  // true if any fired
+  bool run_all_due_timers(worker& w);                               // every worker's heap
+  std::int64_t earliest_timer() const noexcept;                     // INT64_MAX: none
+  void abandon_timers();                                            // at shutdown
 
   void note_foreign_spawn() noexcept { foreign_spawned_.fetch_add(1, std::memory_order_relaxed); }
 

@@ -487,7 +487,33 @@ void scheduler::sleep(worker& w) {
     // A waker popped us and counted us as spinning: its wake is on the way; take it below.
   }
   w.sleeps.inc();
-  while (w.sleep_word.load(std::memory_order_acquire) == 0) futex_wait(&w.sleep_word, 0);  // W5
+  // W5. With timers armed anywhere, sleep no later than the earliest deadline (read after the
+  // W3 fence: the timer half of the protocol, see timer.cpp). On a timeout, leave the idle list
+  // as W4 does and go fire the timers.
+  for (;;) {
+    if (w.sleep_word.load(std::memory_order_acquire) != 0) break;
+    const std::int64_t deadline = earliest_timer();
+    if (deadline == INT64_MAX) {
+      futex_wait(&w.sleep_word, 0);
+      continue;
+    }
+    const std::int64_t left = deadline - now_ns();
+    if (left > 0) {
+      timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+      futex_wait(&w.sleep_word, 0, &ts);
+      continue;
+    }
+    lock_guard lk(idle_mu_);
+    auto it = std::find(idle_.begin(), idle_.end(), &w);
+    if (it != idle_.end()) {
+      idle_.erase(it);
+      nidle_.fetch_sub(1, std::memory_order_seq_cst);
+      return;  // not spinning: find_runnable fires the timers
+    }
+    // A waker popped us meanwhile: its wake is on the way; take it.
+    while (w.sleep_word.load(std::memory_order_acquire) == 0) futex_wait(&w.sleep_word, 0);
+    break;
+  }
   w.sleep_word.store(0, std::memory_order_relaxed);
   w.spinning = true;  // the waker counted us in nspinning_
 }
@@ -530,6 +556,9 @@ coroutine* scheduler::local_get(worker& w) {
 coroutine* scheduler::find_runnable(worker& w) {
   for (;;) {
     if (stopping_.load(std::memory_order_relaxed)) return nullptr;
+    // Own timers first (timer.cpp): one relaxed load when the heap is empty.
+    if (std::int64_t next = w.timers.next.load(std::memory_order_relaxed); next != INT64_MAX)
+      if (next <= now_ns()) run_due_timers(w, w.timers, now_ns());
     coroutine* co = nullptr;
     if (++w.tick % 61 == 0) {
       // The global queue's turn: take a batch that fits the local queue's free half, not just
@@ -541,6 +570,8 @@ coroutine* scheduler::find_runnable(worker& w) {
     }
     if (!co) co = local_get(w);
     if (!co) co = global_get(w, runq::capacity / 2);
+    // Nothing queued: serve every worker's due timers (a busy worker's included), then look again.
+    if (!co && run_all_due_timers(w)) continue;
     if (!co) {
       // Spin (steal) only while spinners are fewer than half the busy workers, as Go does: more
       // would burn CPU fighting over the same few queues.
@@ -749,6 +780,7 @@ void scheduler::run_main(task* main) {
   if (workers_.size() > 1) monitor_thread_ = std::thread([this] { monitor(); });
   worker_main(w0);
   for (std::size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
+  abandon_timers();  // timers of abandoned coroutines (and after()/tickers nobody stopped)
   if (monitor_thread_.joinable()) {
     monitor_stop_.store(1, std::memory_order_release);
     futex_wake(&monitor_stop_);
@@ -770,6 +802,7 @@ stats scheduler::collect_stats() const noexcept {
     s.worker_sleeps += w->sleeps.get();
     s.worker_wakeups += w->wakeups.get();
     s.global_queue_pushes += w->global_pushes.get();
+    s.timers_fired += w->timers_fired.get();
   }
   s.spawned += foreign_spawned_.load(std::memory_order_relaxed);
   s.monitor_wakeups = monitor_wakeups_.load(std::memory_order_relaxed);

@@ -7,3 +7,4 @@
 #include <goro/runtime/run.hpp>
 #include <goro/runtime/stats.hpp>
 #include <goro/runtime/sync.hpp>
+#include <goro/runtime/time.hpp>

@@ -126,6 +126,53 @@ class waiter {
   std::atomic<std::uint32_t> futex_{0};  // plain threads only: 1 once woken
 };
 
+// ---- timers ----------------------------------------------------------------------------------
+//
+// The scheduler keeps a timer heap per worker (a binary min-heap by deadline, O(log n) add and
+// cancel) and fires due timers from its workers' loops; an idle worker sleeps exactly until the
+// earliest deadline of all heaps (see "Timers" in docs/architecture.md). The runtime layer builds
+// sleep_for, after, ticker and timer on this.
+
+// Monotonic time in nanoseconds (CLOCK_MONOTONIC, the clock of std::chrono::steady_clock).
+std::int64_t now_ns() noexcept;
+
+// A deadline the scheduler acts on. Subclass it and override fire(). Not copyable; the object
+// must stay alive while armed, and until a fire() that has begun has returned.
+class timer {
+ public:
+  timer() = default;
+  timer(const timer&) = delete;
+  timer& operator=(const timer&) = delete;
+
+  // Called once per arming, at or after the deadline (never before), on a worker thread, with no
+  // scheduler lock held: it may ready() coroutines, try_send on channels, or re-arm this timer.
+  virtual void fire() noexcept = 0;
+  // Called instead of fire() for a timer still armed when the runtime stops (to free it).
+  virtual void abandon() noexcept {}
+
+  std::int64_t deadline() const noexcept { return when_; }
+
+ protected:
+  ~timer() = default;
+
+ private:
+  friend struct timer_access;
+  friend bool timer_armed(const timer* t) noexcept;
+  std::int64_t when_ = 0;
+  std::uint32_t index_ = 0;               // position in its heap, while armed
+  std::atomic<void*> heap_{nullptr};      // the heap holding it; nullptr: not armed
+};
+
+// Arms t (which must not be armed) to fire at `when` (now_ns() scale). On a worker it goes to
+// that worker's heap, from another thread to worker 0's. Throws std::logic_error without a
+// running runtime.
+void add_timer(timer* t, std::int64_t when);
+// Disarms t. True: it was armed and will not fire. False: it was not armed, or its fire() has
+// already begun (and may still be running on another thread).
+bool cancel_timer(timer* t) noexcept;
+// Whether t is armed now (a snapshot, unless the caller serializes arming and cancelling).
+bool timer_armed(const timer* t) noexcept;
+
 // Ends the program the way an unrecovered Go panic does: "panic: <type>: <what()>" and the
 // coroutine's id and name on stderr, then exit code 2 (no destructors, no atexit handlers: other
 // workers are still running). The default task::fail() calls it.
@@ -163,6 +210,7 @@ struct stats {
   std::uint64_t worker_wakeups = 0; // times a sleeping worker was woken by a waker
   std::uint64_t global_queue_pushes = 0;
   std::uint64_t monitor_wakeups = 0;  // workers woken by the monitor for a stalled worker's work
+  std::uint64_t timers_fired = 0;      // timers whose deadline came (sleeps, after, tickers)
   std::uint64_t stacks_allocated = 0;  // stacks ever carved from slabs (not reuses)
   std::uint64_t stack_bytes_reserved = 0;  // virtual bytes of stack slabs
 };
