@@ -47,6 +47,9 @@ class Bench:
     peers: list
     # peer -> (size, quick size) where a peer runs a different size (it is noted in its cell)
     peer_sizes: dict = field(default_factory=dict)
+    # (row name, unit) of each RESULT line one run reports, where it reports several (one table
+    # row each); empty: the one row row_name(quick), in `unit`
+    results: list = field(default_factory=list)
 
     def size_for(self, peer, quick):
         full, small = self.peer_sizes.get(peer, (self.size, self.quick))
@@ -54,6 +57,10 @@ class Bench:
 
     def row_name(self, quick):
         return memory_name(self.quick if quick else self.size) if self.arg == "memory" else self.key
+
+    def rows(self, quick):
+        """The (row name, unit) pairs one run of this benchmark reports."""
+        return self.results or [(self.row_name(quick), self.unit)]
 
 
 BENCHES = [
@@ -75,6 +82,11 @@ BENCHES = [
     Bench("chan_mpmc", "chan_mpmc", 10_000_000, 1_000_000, "ns", ["goro", "go", "fiber"]),
     Bench("chan_fanout", "chan_fanout", 500_000, 50_000, "ns", ["goro", "go", "fiber"]),
     Bench("mutex_contended", "mutex_contended", 16_000_000, 1_600_000, "ns", PEERS),
+    # One run, four rows: wall time from the first start to the last wake, and the timers'
+    # lateness (wake - start - requested sleep) percentiles.
+    Bench("timers", "timers", 100_000, 10_000, "ms", ["goro", "go"],
+          results=[("timers_wall", "ms"), ("timers_late_p50", "us"), ("timers_late_p99", "us"),
+                   ("timers_late_max", "us")]),
 ]
 
 
@@ -118,7 +130,7 @@ def build(peers):
 
 
 def run_one(peer, bench, procs, quick, timeout):
-    """Runs one program once. Returns (value, None) or (None, error message)."""
+    """Runs one program once. Returns ({row name: value}, None) or (None, error message)."""
     n = bench.size_for(peer, quick)
     cmd = [str(PEER_BINARIES[peer]), bench.arg, str(n)]
     env = dict(os.environ, GOMAXPROCS=str(procs))
@@ -127,17 +139,20 @@ def run_one(peer, bench, procs, quick, timeout):
                            text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout} s: GOMAXPROCS={procs} {' '.join(cmd)}"
-    want = memory_name(n) if bench.arg == "memory" else bench.key
-    values = []
+    want = ([(memory_name(n), bench.unit)] if bench.arg == "memory" and not bench.results
+            else bench.rows(quick))
+    values = {name: [] for name, _ in want}
     for line in r.stdout.splitlines():
         m = re.match(r"RESULT (\S+) (\S+) (\S+)", line)
-        if m and m.group(1) == want and m.group(3) == bench.unit:
-            values.append(float(m.group(2)))
-    if r.returncode != 0 or len(values) != 1:
+        if m and (m.group(1), m.group(3)) in want:
+            values[m.group(1)].append(float(m.group(2)))
+    if r.returncode != 0 or any(len(v) != 1 for v in values.values()):
         tail = (r.stderr.strip() or r.stdout.strip())[-2000:]
-        return None, (f"exit code {r.returncode}, {len(values)} matching RESULT line(s): "
-                      f"GOMAXPROCS={procs} {' '.join(cmd)}\n{tail}")
-    return values[0], None
+        found = sum(len(v) for v in values.values())
+        return None, (f"exit code {r.returncode}, {found} matching RESULT line(s)"
+                      + (f" (want one each of {', '.join(values)})" if len(values) > 1 else "")
+                      + f": GOMAXPROCS={procs} {' '.join(cmd)}\n{tail}")
+    return {name: v[0] for name, v in values.items()}, None
 
 
 def fmt(v, unit):
@@ -214,55 +229,60 @@ def main():
         if not PEER_BINARIES[p].exists():
             sys.exit(f"run.py: {PEER_BINARIES[p]} is missing (build without --no-build)")
 
-    # results[(bench key, procs)][peer] -> list of values; failures: messages
+    # results[(row name, procs)][peer] -> list of values; failures: messages
     results = {}
     failures = []
     total = sum(len([p for p in b.peers if p in peers]) for b in benches) * len(procs) * args.repeat
     done = 0
     for b in benches:
         bpeers = [p for p in b.peers if p in peers]
+        brows = b.rows(args.quick)
         for np_ in procs:
-            cell = results.setdefault((b.key, np_), {p: [] for p in bpeers})
+            cells = {row: results.setdefault((row, np_), {p: [] for p in bpeers})
+                     for row, _ in brows}
             for r in range(args.repeat):
                 k = r % len(bpeers)
                 for peer in bpeers[k:] + bpeers[:k]:  # rotated each repeat
                     done += 1
-                    v, err = run_one(peer, b, np_, args.quick, timeout)
+                    vals, err = run_one(peer, b, np_, args.quick, timeout)
                     if err:
                         failures.append(f"{b.row_name(args.quick)} procs={np_} {peer}: {err}")
                         log(f"[{done}/{total}] {b.row_name(args.quick)} procs={np_} {peer}: FAILED\n{err}")
                     else:
-                        cell[peer].append(v)
+                        for row, unit in brows:
+                            cells[row][peer].append(vals[row])
                         log(f"[{done}/{total}] {b.row_name(args.quick)} procs={np_} {peer}: "
-                            f"{fmt(v, b.unit)} {b.unit}")
+                            + ", ".join((f"{row} " if len(brows) > 1 else "")
+                                        + f"{fmt(vals[row], unit)} {unit}" for row, unit in brows))
 
     others = [p for p in peers if p != "goro"]
     header = (["benchmark", "size", "procs", "unit"] + [f"{p} median" for p in ["goro"] + others]
               + [f"goro/{p}" for p in others])
     rows = []
     for b in benches:
-        for np_ in procs:
-            cell = results[(b.key, np_)]
-            med = {p: (statistics.median(v) if v else None) for p, v in cell.items()}
-            row = [b.row_name(args.quick), f"{b.size_for('goro', args.quick):,}", str(np_), b.unit]
-            for p in ["goro"] + others:
-                if p not in cell:
-                    row.append("n/a")
-                    continue
-                s = fmt(med[p], b.unit) if med[p] is not None else "FAIL"
-                if p in b.peer_sizes:
-                    what = "M" if b.arg == "yield" else "N"
-                    s += f" ({what}={b.size_for(p, args.quick):,})"
-                nfail = args.repeat - len(cell[p])
-                if nfail and med[p] is not None:
-                    s += f" ({nfail} failed)"
-                row.append(s)
-            for p in others:
-                if p in med and med[p] and med.get("goro") is not None:
-                    row.append(f"{med['goro'] / med[p]:.3g}")
-                else:
-                    row.append("—")
-            rows.append(row)
+        for row_name, unit in b.rows(args.quick):
+            for np_ in procs:
+                cell = results[(row_name, np_)]
+                med = {p: (statistics.median(v) if v else None) for p, v in cell.items()}
+                row = [row_name, f"{b.size_for('goro', args.quick):,}", str(np_), unit]
+                for p in ["goro"] + others:
+                    if p not in cell:
+                        row.append("n/a")
+                        continue
+                    s = fmt(med[p], unit) if med[p] is not None else "FAIL"
+                    if p in b.peer_sizes:
+                        what = "M" if b.arg == "yield" else "N"
+                        s += f" ({what}={b.size_for(p, args.quick):,})"
+                    nfail = args.repeat - len(cell[p])
+                    if nfail and med[p] is not None:
+                        s += f" ({nfail} failed)"
+                    row.append(s)
+                for p in others:
+                    if p in med and med[p] and med.get("goro") is not None:
+                        row.append(f"{med['goro'] / med[p]:.3g}")
+                    else:
+                        row.append("—")
+                rows.append(row)
 
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print()
@@ -283,10 +303,11 @@ def main():
     md += ["| " + " | ".join(r) + " |" for r in rows]
     md += ["", "<details><summary>All runs</summary>", ""]
     for b in benches:
-        for np_ in procs:
-            for p, v in results[(b.key, np_)].items():
-                md.append(f"- {b.row_name(args.quick)} procs={np_} {p}: "
-                          + (", ".join(fmt(x, b.unit) for x in v) or "none"))
+        for row_name, unit in b.rows(args.quick):
+            for np_ in procs:
+                for p, v in results[(row_name, np_)].items():
+                    md.append(f"- {row_name} procs={np_} {p}: "
+                              + (", ".join(fmt(x, unit) for x in v) or "none"))
     md += ["", "</details>"]
     if failures:
         md += ["", "Failures:", ""] + ["```"] + failures + ["```"]

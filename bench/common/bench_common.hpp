@@ -5,12 +5,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -84,7 +86,7 @@ inline void check_sum(const char* prog, const char* what, std::uint64_t got, std
 // The benchmarks' names, for usage messages.
 inline const std::string all_names =
     "skynet spawn_join yield memory chan_pingpong select_pingpong chan_spsc chan_mpmc chan_fanout "
-    "mutex_contended";
+    "mutex_contended timers";
 
 // Default sizes of the channel and sync benchmarks (what run.py passes without --quick).
 namespace default_size {
@@ -94,6 +96,7 @@ inline constexpr std::uint64_t chan_spsc = 10000000;       // messages
 inline constexpr std::uint64_t chan_mpmc = 10000000;       // messages
 inline constexpr std::uint64_t chan_fanout = 500000;       // messages, each to 16 consumers
 inline constexpr std::uint64_t mutex_contended = 16000000; // lock/unlock pairs, all workers
+inline constexpr std::uint64_t timers = 100000;            // sleeping coroutines
 }  // namespace default_size
 
 inline void check_multiple(const char* prog, const char* what, std::uint64_t n, std::uint64_t k) {
@@ -126,6 +129,56 @@ inline void check_fanout(const char* prog, const std::int64_t* sums, unsigned co
       die(prog, "chan_fanout: consumer " + std::to_string(c) + ": sum " + std::to_string(sums[c]) +
                     ", want " + std::to_string(want));
   }
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+// The sleep durations: timer_durations_ms(n)[i] is coroutine i's sleep, uniform in [1, 100] ms,
+// drawn from splitmix64 seeded with timer_seed (gobench draws the same sequence, so both sides
+// sleep the same durations). sum goes to stderr on both sides, to compare.
+inline constexpr std::uint64_t timer_seed = 20260101;
+
+inline std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+inline std::vector<std::int64_t> timer_durations_ms(std::uint64_t n) {
+  std::vector<std::int64_t> d(n);
+  std::uint64_t state = timer_seed;
+  for (auto& v : d) v = 1 + static_cast<std::int64_t>(splitmix64(state) % 100);
+  return d;
+}
+
+// The p-th percentile of sorted values, nearest rank: the ceil(p/100 * n)-th smallest.
+inline std::int64_t percentile(const std::vector<std::int64_t>& sorted, std::uint64_t p) {
+  std::uint64_t n = sorted.size();
+  std::uint64_t rank = (p * n + 99) / 100;
+  return sorted[rank == 0 ? 0 : rank - 1];
+}
+
+// Not part of the result (stderr, both peers print it alike): when the last coroutine started,
+// and the lateness of those that woke before that moment (while others were still starting)
+// and after it, to tell start-up queueing from timer delay. Times in ns since the clock started.
+inline void timer_diagnostics(const char* prog, const std::vector<std::int64_t>& late,
+                              const std::vector<std::int64_t>& started,
+                              const std::vector<std::int64_t>& woke) {
+  std::int64_t last_start = 0;
+  for (std::int64_t t : started) last_start = t > last_start ? t : last_start;
+  std::vector<std::int64_t> before, after;
+  for (std::size_t i = 0; i < late.size(); ++i)
+    (woke[i] <= last_start ? before : after).push_back(late[i]);
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  auto p = [](const std::vector<std::int64_t>& v, std::uint64_t q) {
+    return v.empty() ? 0.0 : double(percentile(v, q)) / 1e3;
+  };
+  std::fprintf(stderr,
+               "%s: timers: last start at %.1f ms; %zu woke before it (late p50 %.1f us, p99 %.1f "
+               "us), %zu after (late p50 %.1f us, p99 %.1f us)\n",
+               prog, double(last_start) / 1e6, before.size(), p(before, 50), p(before, 99),
+               after.size(), p(after, 50), p(after, 99));
 }
 
 }  // namespace bench

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -404,9 +405,109 @@ func benchMutexContended(n int) {
 	fmt.Printf("RESULT mutex_contended %.3f ns\n", float64(el.Nanoseconds())/float64(n))
 }
 
+// ---- timers ------------------------------------------------------------------------------------
+// n goroutines each sleep a random 1-100 ms (time.Sleep). Goroutine i reads the clock, sleeps
+// durations[i] and records its lateness: time.Since(start) - durations[i], in ns; below zero
+// means a timer fired early (a failure). The durations come from splitmix64 seeded with
+// timerSeed, the same sequence as bench_common.hpp's timer_durations_ms.
+const timerSeed uint64 = 20260101
+
+func splitmix64(state *uint64) uint64 {
+	*state += 0x9e3779b97f4a7c15
+	z := *state
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// percentile: the p-th percentile of sorted values, nearest rank (the ceil(p/100*n)-th smallest).
+func percentile(sorted []int64, p int) int64 {
+	rank := (p*len(sorted) + 99) / 100
+	if rank == 0 {
+		rank = 1
+	}
+	return sorted[rank-1]
+}
+
+// timerDiagnostics: not part of the result (stderr, as goro_bench prints it): when the last
+// goroutine started, and the lateness of those that woke before that moment and after it.
+func timerDiagnostics(late, started, woke []int64) {
+	var lastStart int64
+	for _, t := range started {
+		if t > lastStart {
+			lastStart = t
+		}
+	}
+	var before, after []int64
+	for i, l := range late {
+		if woke[i] <= lastStart {
+			before = append(before, l)
+		} else {
+			after = append(after, l)
+		}
+	}
+	p := func(v []int64, q int) float64 {
+		if len(v) == 0 {
+			return 0
+		}
+		sort.Slice(v, func(a, b int) bool { return v[a] < v[b] })
+		return float64(percentile(v, q)) / 1e3
+	}
+	fmt.Fprintf(os.Stderr, "gobench: timers: last start at %.1f ms; %d woke before it (late p50 %.1f us, p99 %.1f us), %d after (late p50 %.1f us, p99 %.1f us)\n",
+		float64(lastStart)/1e6, len(before), p(before, 50), p(before, 99), len(after), p(after, 50), p(after, 99))
+}
+
+func benchTimers(n int) {
+	durations := make([]int64, n) // ms
+	state := timerSeed
+	var dsum int64
+	for i := range durations {
+		durations[i] = 1 + int64(splitmix64(&state)%100)
+		dsum += durations[i]
+	}
+	// Allocated and written before the clock starts. started, woke: ns since start (diagnostics).
+	late, started, woke := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i := range late {
+		late[i], started[i], woke[i] = 0, 0, 0
+	}
+	var woken int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			d := time.Duration(durations[i]) * time.Millisecond
+			t := time.Now()
+			time.Sleep(d)
+			end := time.Now()
+			late[i] = int64(end.Sub(t) - d)
+			started[i], woke[i] = int64(t.Sub(start)), int64(end.Sub(start))
+			atomic.AddInt64(&woken, 1)
+			wg.Done()
+		}(i)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	fmt.Fprintf(os.Stderr, "gobench: timers: durations sum %d ms\n", dsum)
+	if w := atomic.LoadInt64(&woken); w != int64(n) {
+		die("timers: %d goroutines woke, want %d", w, n)
+	}
+	for i, l := range late {
+		if l < 0 {
+			die("timers: goroutine %d woke %d ns early (sleep %d ms)", i, -l, durations[i])
+		}
+	}
+	timerDiagnostics(late, started, woke)
+	sort.Slice(late, func(a, b int) bool { return late[a] < late[b] })
+	fmt.Printf("RESULT timers_wall %.3f ms\n", float64(el.Nanoseconds())/1e6)
+	fmt.Printf("RESULT timers_late_p50 %.3f us\n", float64(percentile(late, 50))/1e3)
+	fmt.Printf("RESULT timers_late_p99 %.3f us\n", float64(percentile(late, 99))/1e3)
+	fmt.Printf("RESULT timers_late_max %.3f us\n", float64(late[n-1])/1e3)
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended [size]")
+		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended|timers [size]")
 	}
 	size := 0
 	if len(os.Args) > 2 {
@@ -449,6 +550,8 @@ func main() {
 		benchChanFanout(def(500000))
 	case "mutex_contended":
 		benchMutexContended(def(16000000))
+	case "timers":
+		benchTimers(def(100000))
 	default:
 		die("unknown benchmark %q", os.Args[1])
 	}

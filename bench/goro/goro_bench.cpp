@@ -8,7 +8,9 @@
 
 #include <goro/goro.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -312,6 +314,68 @@ void bench_mutex_contended(std::uint64_t n) {
   bench::result("mutex_contended", ns / double(n), "ns");
 }
 
+// ---- timers: n coroutines each sleep a random 1-100 ms; wall time and lateness -----------------
+// Coroutine i reads the clock, sleeps durations[i] (goro::sleep_for) and records its lateness:
+// the clock after the wake minus (its start + durations[i]), in ns. Lateness below zero means a
+// timer fired early: a failure.
+void bench_timers(std::uint64_t n) {
+  const std::vector<std::int64_t> durations = bench::timer_durations_ms(n);
+  // Allocated and written before the clock starts. started, woke: ns since t0 (diagnostics).
+  std::vector<std::int64_t> late(n, 0), started(n, 0), woke(n, 0);
+  std::atomic<std::uint64_t> woken{0};
+  goro::wait_group wg;
+  const std::int64_t* dur_p = durations.data();
+  std::int64_t* late_p = late.data();
+  std::int64_t* started_p = started.data();
+  std::int64_t* woke_p = woke.data();
+  auto* woken_p = &woken;
+  auto* wg_p = &wg;
+  const goro::runtime_stats st0 = goro::stats();
+  sched_delta sd;
+  const std::int64_t t0 = goro::sched::now_ns();
+  wg.add(static_cast<std::int64_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    goro::go([dur_p, late_p, started_p, woke_p, woken_p, wg_p, t0, i] {
+      const std::int64_t d_ns = dur_p[i] * 1000000;
+      std::int64_t start = goro::sched::now_ns();
+      goro::sleep_for(std::chrono::milliseconds(dur_p[i]));
+      std::int64_t end = goro::sched::now_ns();
+      late_p[i] = end - start - d_ns;
+      started_p[i] = start - t0;
+      woke_p[i] = end - t0;
+      woken_p->fetch_add(1, std::memory_order_relaxed);
+      wg_p->done();
+    });
+  }
+  const goro::runtime_stats st1 = goro::stats();  // timed, but only a few counter loads
+  wg.wait();
+  std::int64_t wall_ns = goro::sched::now_ns() - t0;
+  sd.report("timers");
+  const goro::runtime_stats st2 = goro::stats();
+  std::int64_t dsum = 0;
+  for (std::int64_t d : durations) dsum += d;
+  std::fprintf(stderr,
+               "%s: timers: %llu timers fired, global queue pushes %llu while spawning and %llu "
+               "after, durations sum %lld ms\n",
+               prog, (unsigned long long)(st2.timers_fired - st0.timers_fired),
+               (unsigned long long)(st1.global_queue_pushes - st0.global_queue_pushes),
+               (unsigned long long)(st2.global_queue_pushes - st1.global_queue_pushes),
+               (long long)dsum);
+  bench::timer_diagnostics(prog, late, started, woke);
+  std::uint64_t w = woken.load(std::memory_order_acquire);
+  if (w != n) bench::die(prog, "timers: " + std::to_string(w) + " coroutines woke, want " + std::to_string(n));
+  for (std::uint64_t i = 0; i < n; ++i)
+    if (late[i] < 0)
+      bench::die(prog, "timers: coroutine " + std::to_string(i) + " woke " +
+                           std::to_string(-late[i]) + " ns early (sleep " +
+                           std::to_string(durations[i]) + " ms)");
+  std::sort(late.begin(), late.end());
+  bench::result("timers_wall", double(wall_ns) / 1e6, "ms");
+  bench::result("timers_late_p50", double(bench::percentile(late, 50)) / 1e3, "us");
+  bench::result("timers_late_p99", double(bench::percentile(late, 99)) / 1e3, "us");
+  bench::result("timers_late_max", double(late.back()) / 1e3, "us");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -341,6 +405,8 @@ int main(int argc, char** argv) {
   } else if (name == "mutex_contended") {
     n = bench::size_arg(argc, argv, bench::default_size::mutex_contended), fn = bench_mutex_contended;
     bench::check_multiple(prog, "mutex_contended", n, mutex_workers);
+  } else if (name == "timers") {
+    n = bench::size_arg(argc, argv, bench::default_size::timers), fn = bench_timers;
   } else {
     bench::die(prog, "unknown benchmark: " + name);
   }

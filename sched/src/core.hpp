@@ -212,7 +212,7 @@ class scheduler {
   coroutine* global_get(worker& w, std::uint32_t max);
   coroutine* steal_work(worker& w);
   coroutine* runq_pop(worker& w);
-  bool runq_put_slow(worker& w, coroutine* co, std::uint32_t h, std::uint32_t t);
+  void runq_put_slow(worker& w, std::uint32_t h, std::uint32_t t);
   std::uint32_t runq_grab(worker& victim, worker& thief, std::uint32_t batch_head, bool take_next);
   coroutine* runq_steal(worker& thief, worker& victim, bool take_next);
   void stop_spinning(worker& w);
