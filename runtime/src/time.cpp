@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace goro::detail {
 
@@ -55,55 +56,72 @@ recv_chan<steady::time_point> after_ns(std::int64_t delay) {
 
 void time_source::arm(std::int64_t when) {
   refs_.fetch_add(1, std::memory_order_relaxed);  // the heap's reference
-  sched::add_timer(this, when);
+  try {
+    sched::add_timer(this, when);
+  } catch (...) {
+    refs_.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
+  pending_ = true;
 }
 
 void time_source::start(std::int64_t when) {
   sched::spin_guard g(mu_);
+  arm(when);
+}
+
+void start_or_free(time_source* s, std::int64_t when) {
   try {
-    arm(when);
+    s->start(when);
   } catch (...) {
-    refs_.fetch_sub(1, std::memory_order_relaxed);
+    s->unref();
     throw;
   }
 }
 
 void time_source::fire() noexcept {
-  // The heap has let go of us; its reference is ours until we re-arm or drop it.
-  ch.try_send(from_ns(sched::now_ns()));  // a full channel drops the tick (a slow reader)
-  {
-    sched::spin_guard g(mu_);
-    // A reset() that ran while we were on our way here may have armed us already: then its
-    // arming stands, and the heap reference we held is dropped below.
-    if (period_ > 0 && !stopped_ && !sched::timer_armed(this)) {
-      // Next tick one period after this one's deadline, skipping those already missed.
-      std::int64_t now = sched::now_ns(), next = deadline() + period_;
-      if (next <= now) next += ((now - next) / period_ + 1) * period_;
-      sched::add_timer(this, next);  // the heap takes our reference back
-      return;
-    }
+  // The heap has let go of us; its reference is ours until we re-arm or drop it. The send happens
+  // under mu_, so stop() and reset() either come before it (and suppress it) or after it.
+  mu_.lock();
+  // Suppressed: stopped, already delivered, or superseded by a reset() that re-armed us while
+  // this firing was on its way here.
+  if (stopped_ || !pending_ || sched::timer_armed(this)) {
+    mu_.unlock();
+    unref();
+    return;
   }
+  ch.try_send(from_ns(sched::now_ns()));  // a full channel drops the tick (a slow reader)
+  if (period_ > 0) {
+    // Next tick one period after this one's deadline, skipping those already missed.
+    std::int64_t now = sched::now_ns(), next = deadline() + period_;
+    if (next <= now) next += ((now - next) / period_ + 1) * period_;
+    sched::add_timer(this, next);  // the heap takes our reference back
+    mu_.unlock();
+    return;
+  }
+  pending_ = false;
+  mu_.unlock();
   unref();
 }
 
 bool time_source::stop() {
   sched::spin_guard g(mu_);
   stopped_ = true;
-  if (!sched::cancel_timer(this)) return false;
-  refs_.fetch_sub(1, std::memory_order_relaxed);  // the heap's; the caller still holds one
-  return true;
+  if (sched::cancel_timer(this))
+    refs_.fetch_sub(1, std::memory_order_relaxed);  // the heap's; the caller still holds one
+  // A firing already off the heap but not yet past mu_ will find stopped_ and send nothing.
+  return std::exchange(pending_, false);
 }
 
 bool time_source::reset(std::int64_t when, std::int64_t period) {
   sched::spin_guard g(mu_);
-  bool was_armed = sched::cancel_timer(this);
-  if (was_armed) refs_.fetch_sub(1, std::memory_order_relaxed);
-  // A fire() that began before the cancel is waiting for mu_ (or past it): it will see us
-  // armed and not re-arm. Ticks restart from `when` with the new period.
+  if (sched::cancel_timer(this)) refs_.fetch_sub(1, std::memory_order_relaxed);
+  const bool was_pending = pending_;
+  // A firing of the old arming that is on its way to mu_ will find us re-armed and send nothing.
   if (period) period_ = period;
   stopped_ = false;
   arm(when);
-  return was_armed;
+  return was_pending;
 }
 
 }  // namespace goro::detail

@@ -65,7 +65,9 @@ class time_source final : public sched::timer {
   void abandon() noexcept override { unref(); }
 
   void start(std::int64_t when);       // arms it (the caller holds a reference)
-  bool stop();                          // true: it was armed
+  // Both return whether a delivery was pending (armed, or firing but not yet sent: such a
+  // firing is suppressed). After stop() returns, nothing more is sent.
+  bool stop();
   bool reset(std::int64_t when, std::int64_t period);
   void unref() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -77,13 +79,18 @@ class time_source final : public sched::timer {
   ~time_source() = default;
   void arm(std::int64_t when) GORO_REQUIRES(mu_);
 
-  // Lock order: mu_, then the heap's lock (inside add_timer/cancel_timer). fire() takes mu_ only
-  // after the heap has let go of the timer, so the order holds there too.
+  // Lock order: mu_, then the heap's lock (inside add_timer/cancel_timer) or the channel's lock
+  // (fire() sends under mu_, so that stop() and reset() exclude a send in progress). fire() takes
+  // mu_ only after the heap has let go of the timer, so the order holds there too.
   sched::spin_lock mu_;
   std::int64_t period_ GORO_GUARDED_BY(mu_);  // 0: one-shot
   bool stopped_ GORO_GUARDED_BY(mu_) = false;
+  bool pending_ GORO_GUARDED_BY(mu_) = false;  // armed and not yet delivered (one-shot)
   std::atomic<int> refs_{1};
 };
+// Arms a new source, or frees it and rethrows (no runtime): a constructor that throws runs no
+// destructor, so the handle's reference would leak.
+void start_or_free(time_source* s, std::int64_t when);
 }  // namespace detail
 
 // Delivers the time on c() every period (Go's time.Ticker). A slow reader misses ticks rather
@@ -95,7 +102,7 @@ class ticker {
   template <class Rep, class Period>
   explicit ticker(std::chrono::duration<Rep, Period> period)
       : s_(new detail::time_source(checked(detail::to_ns(period)))) {
-    s_->start(sched::now_ns() + detail::to_ns(period));
+    start(detail::to_ns(period));
   }
   ticker(const ticker&) = delete;
   ticker& operator=(const ticker&) = delete;
@@ -114,6 +121,7 @@ class ticker {
 
  private:
   static std::int64_t checked(std::int64_t p);
+  void start(std::int64_t period) { detail::start_or_free(s_, sched::now_ns() + period); }
   detail::time_source* s_;
 };
 
@@ -124,7 +132,7 @@ class timer {
  public:
   template <class Rep, class Period>
   explicit timer(std::chrono::duration<Rep, Period> d) : s_(new detail::time_source(0)) {
-    s_->start(sched::now_ns() + detail::to_ns(d));
+    detail::start_or_free(s_, sched::now_ns() + detail::to_ns(d));
   }
   timer(const timer&) = delete;
   timer& operator=(const timer&) = delete;
