@@ -198,6 +198,9 @@ class scheduler {
   std::int64_t earliest_timer() const noexcept;                     // INT64_MAX: none
   void abandon_timers();                                            // at shutdown
 
+  // Returns once no thread outside the runtime is inside enqueue() (see enqueue).
+  void wait_foreign_wakers() noexcept;
+
   void note_foreign_spawn() noexcept { foreign_spawned_.fetch_add(1, std::memory_order_relaxed); }
 
   coroutine* main_co = nullptr;
@@ -248,6 +251,7 @@ class scheduler {
 
   std::atomic<std::uint64_t> id_counter_{1};
   std::atomic<std::uint64_t> foreign_spawned_{0};  // starts from threads that are not workers
+  std::atomic<std::uint32_t> foreign_in_flight_{0};  // non-worker threads inside enqueue()
 
   // The monitor (Go's sysmon, reduced to one duty): see scheduler::monitor().
   void monitor();

@@ -826,8 +826,18 @@ void scheduler::enqueue(coroutine* co) {
     }
     return;
   }
+  // From a thread that is not one of ours (a plain thread, the blocking pool): once the push
+  // publishes co, co may run, finish the program and let run() destroy this scheduler while we
+  // are still in global_push's wake-up step. run() waits for foreign_in_flight_ to drain first;
+  // the increment comes before the push, so it cannot be missed.
+  foreign_in_flight_.fetch_add(1, std::memory_order_acq_rel);
   co->link = nullptr;
   global_push(co, co, 1);
+  foreign_in_flight_.fetch_sub(1, std::memory_order_release);
+}
+
+void scheduler::wait_foreign_wakers() noexcept {
+  while (foreign_in_flight_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 }  // namespace goro::sched::detail
@@ -968,6 +978,7 @@ void run(const config& cfg, task* main) {
   if (!g_sched.compare_exchange_strong(expected, &s, std::memory_order_acq_rel))
     throw std::logic_error("goro::run: a goro runtime is already running in this process");
   s.run_main(main);
+  s.wait_foreign_wakers();
   g_last_stats = s.collect_stats();
   g_sched.store(nullptr, std::memory_order_release);
 }

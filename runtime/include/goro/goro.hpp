@@ -3,6 +3,7 @@
 
 #include <goro/channels/chan.hpp>
 #include <goro/channels/select.hpp>
+#include <goro/runtime/blocking.hpp>
 #include <goro/runtime/go.hpp>
 #include <goro/runtime/run.hpp>
 #include <goro/runtime/stats.hpp>
