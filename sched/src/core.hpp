@@ -180,6 +180,7 @@ class scheduler {
   // Switching (owner thread only).
   void prepare(worker& w, coroutine* co);
   void requeue_yielded(worker& w, coroutine* co);
+  void requeue(worker& w, coroutine* co);
   bool switch_direct(worker& w, coroutine* a, after_switch what);
   bool try_park(worker& w, coroutine* co);
   void finish_park(worker& w, coroutine* co);

@@ -606,8 +606,14 @@ void scheduler::prepare(worker& w, coroutine* co) {
 
 void scheduler::requeue_yielded(worker& w, coroutine* co) {
   w.yields.inc();
+  requeue(w, co);
+}
+
+// Queues a coroutine that switched out while still runnable (a yielder, or a parker whose wake
+// came in while it switched) on this worker, which is busy with the coroutine it switched to.
+void scheduler::requeue(worker& w, coroutine* co) {
   runq_put(w, co);
-  // A yield publishes nothing new: the owner will run the queue anyway, so liveness never needs a
+  // Requeueing publishes nothing new: the owner will run the queue anyway, so liveness never needs a
   // wake here. Balance does: coroutines that only yield would otherwise keep one worker busy
   // while another sleeps. The relaxed pre-check keeps the fence off the common path (a stale
   // read only delays the rebalance to a later yield).
@@ -652,13 +658,7 @@ bool scheduler::try_park(worker& w, coroutine* co) {
 }
 
 void scheduler::finish_park(worker& w, coroutine* co) {
-  if (try_park(w, co)) return;
-  // Woken while switching out: queue it as a yielder is queued (it is runnable, and this worker
-  // is busy with the coroutine it switched to).
-  runq_put(w, co);
-  if (nidle_.load(std::memory_order_relaxed) != 0 &&
-      nspinning_.load(std::memory_order_relaxed) == 0)
-    wake_one_if_needed();
+  if (!try_park(w, co)) requeue(w, co);  // woken while switching out: runnable again
 }
 
 void scheduler::execute(worker& w, coroutine* co) {

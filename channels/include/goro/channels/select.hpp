@@ -67,12 +67,9 @@ class recv_case final : public select_case {
     core = st;
     node.elem = &result_;
   }
+  // Never copied or moved: node.elem points into the object. on_recv returns it as a prvalue
+  // (guaranteed elision) and select takes it by reference.
   recv_case(const recv_case&) = delete;
-  // Moving is only allowed before select() starts (the case is built, then passed on).
-  recv_case(recv_case&& o) : select_case(), f_(std::move(o.f_)) {
-    core = o.core;
-    node.elem = &result_;
-  }
 
   op_status try_locked(wait_node*& wake) override GORO_NO_THREAD_SAFETY_ANALYSIS {
     return static_cast<chan_state<T>*>(core)->recv_locked(result_, wake);
@@ -100,12 +97,7 @@ class send_case final : public select_case {
     is_send = true;
     node.elem = &value_;
   }
-  send_case(const send_case&) = delete;
-  send_case(send_case&& o) : select_case(), value_(std::move(o.value_)), f_(std::move(o.f_)) {
-    core = o.core;
-    is_send = true;
-    node.elem = &value_;
-  }
+  send_case(const send_case&) = delete;  // as recv_case: never moved
 
   op_status try_locked(wait_node*& wake) override GORO_NO_THREAD_SAFETY_ANALYSIS {
     return static_cast<chan_state<T>*>(core)->send_locked(value_, wake);

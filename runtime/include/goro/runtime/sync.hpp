@@ -139,16 +139,14 @@ class once {
   template <class F, class... Args>
   void call(F&& f, Args&&... args) {
     if (GORO_LIKELY(state_.load(std::memory_order_acquire) == done_state)) return;
-    while (begin()) {
-      try {
-        std::forward<F>(f)(std::forward<Args>(args)...);
-      } catch (...) {
-        finish(false);
-        throw;
-      }
-      finish(true);
-      return;
+    if (!begin()) return;  // done, possibly by another caller we parked behind
+    try {
+      std::forward<F>(f)(std::forward<Args>(args)...);
+    } catch (...) {
+      finish(false);
+      throw;
     }
+    finish(true);
   }
   bool done() const noexcept { return state_.load(std::memory_order_acquire) == done_state; }
 

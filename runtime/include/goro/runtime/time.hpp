@@ -102,7 +102,7 @@ class ticker {
   template <class Rep, class Period>
   explicit ticker(std::chrono::duration<Rep, Period> period)
       : s_(new detail::time_source(checked(detail::to_ns(period)))) {
-    start(detail::to_ns(period));
+    detail::start_or_free(s_, sched::now_ns() + detail::to_ns(period));
   }
   ticker(const ticker&) = delete;
   ticker& operator=(const ticker&) = delete;
@@ -121,7 +121,6 @@ class ticker {
 
  private:
   static std::int64_t checked(std::int64_t p);
-  void start(std::int64_t period) { detail::start_or_free(s_, sched::now_ns() + period); }
   detail::time_source* s_;
 };
 
