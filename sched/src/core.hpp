@@ -25,7 +25,10 @@
 #include <thread>
 #include <vector>
 
+#include <goro/sched/io.hpp>
 #include <goro/sched/spin_lock.hpp>
+
+#include <liburing.h>
 
 #include "mutex.hpp"
 #include "stack.hpp"
@@ -116,6 +119,25 @@ struct timer_heap {
   std::atomic<std::int64_t> next{INT64_MAX};
 };
 
+// A worker's io_uring (io.cpp). The submission queue is the owner's alone (only the owner thread
+// calls get_sqe/submit; a coroutine's request goes on the ring of the worker it runs on, and the
+// owner submits cancellations for everyone else). The completion queue may be reaped by any
+// worker holding cq_mu (try_lock: an idle worker serves a busy one's completions). Wake-ups from
+// other threads arrive as an eventfd write completing the read kept armed on the ring
+// (efd_armed; re-armed by the owner). Cancellation requests from other threads queue on
+// cancel_head (a lock-free stack of io_ops), drained by the owner.
+struct io_ring {
+  ::io_uring ring{};
+  bool ok = false;
+  int efd = -1;
+  std::uint64_t efd_buf = 0;              // the armed eventfd read's buffer
+  std::atomic<bool> efd_armed{false};     // a read of efd is in the ring
+  sched::spin_lock cq_mu;                 // guards reaping the completion queue
+  std::atomic<sched::io_op*> cancel_head{nullptr};
+  std::atomic<std::uint32_t> waiting{0};  // 1 while the owner waits in the ring (or is about to)
+  std::atomic<std::int64_t> inflight{0};  // requests submitted or queued and not yet reaped
+};
+
 // What a coroutine asks its worker to do once it has switched out.
 enum class after_switch : std::uint8_t { none, park, yield, exit };
 
@@ -131,6 +153,7 @@ struct alignas(64) worker {
   std::atomic<coroutine*> runnext{nullptr};
   alignas(64) std::atomic<std::uint32_t> sleep_word{0};  // futex: 1 = woken by a waker
   alignas(64) timer_heap timers;  // shared: any thread arms and cancels, any worker fires
+  alignas(64) io_ring io;         // see io_ring
 
   // Owner only.
   alignas(64) coroutine* current = nullptr;
@@ -157,7 +180,7 @@ struct alignas(64) worker {
 
   // Statistics: written by the owner, read by anyone.
   counter spawned, finished, switches, steals, stolen, parks, yields, sleeps, wakeups,
-      global_pushes, timers_fired;
+      global_pushes, timers_fired, io_submitted, io_completed;
 
   std::thread thread;  // not used for worker 0 (the thread that called run)
 };
@@ -198,6 +221,16 @@ class scheduler {
   bool run_all_due_timers(worker& w);                               // every worker's heap
   std::int64_t earliest_timer() const noexcept;                     // INT64_MAX: none
   void abandon_timers();                                            // at shutdown
+
+  // I/O (io.cpp).
+  void io_init(worker& w);                   // throws std::runtime_error when io_uring is refused
+  void io_exit(worker& w) noexcept;
+  bool io_poll(worker& w);                   // owner: cancels, submit, reap own ring; true if any ready
+  bool io_reap(worker& reaper, worker& owner);  // any worker: reap owner's ring if its lock is free
+  bool io_reap_all(worker& w);               // every ring with completions waiting
+  void io_wait(worker& w, std::int64_t deadline);  // owner, idle: wait in the ring
+  void io_kick(worker& v) noexcept;          // any thread: end v's wait in the ring
+  bool io_pending(const worker& v) const noexcept;  // completions or cancels waiting for v
 
   // Returns once no thread outside the runtime is inside enqueue() (see enqueue).
   void wait_foreign_wakers() noexcept;

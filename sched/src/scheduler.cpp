@@ -35,7 +35,8 @@
 //   W3. full fence, then re-checks every queue and run-next slot;
 //   W4. if it sees work, takes itself back off the idle list (unless a waker already popped it,
 //       in which case a wake is on its way and it waits for that) and looks again;
-//   W5. otherwise sleeps on its futex until a waker sets its sleep_word.
+//   W5. otherwise waits in its io_uring until a waker sets its sleep_word and writes its eventfd
+//       (io.cpp, "The idle wait": the same wait serves timers and I/O completions).
 // Why nothing is lost: S1..S3/S4 and W1..W3 are the two halves of Dekker's pattern, each a store
 // then a fence then loads. Either the submitter's loads see the worker's W1/W2 stores (so S3/S4
 // do not return early and S5 wakes someone) or the worker's W3 sees the work. A worker that
@@ -204,14 +205,17 @@ worker::worker(scheduler& s, unsigned i)
   free_cos.reserve(2 * co_cache_batch);
 }
 
-worker::~worker() = default;
+worker::~worker() { sched.io_exit(*this); }
 
 // ==== scheduler ==================================================================================
 
 scheduler::scheduler(const config& cfg, unsigned nworkers)
     : stack_pool_(cfg.stack_size ? cfg.stack_size : default_stack_size) {
   workers_.reserve(nworkers);
-  for (unsigned i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+  for (unsigned i = 0; i < nworkers; ++i) {
+    workers_.push_back(std::make_unique<worker>(*this, i));
+    io_init(*workers_.back());  // throws (io_uring refused): the workers made so far are undone
+  }
   lock_guard lk(idle_mu_);
   idle_.reserve(nworkers);
 }
@@ -447,7 +451,7 @@ bool scheduler::wake_one_if_needed() {
   }
   v->wakeups.inc();  // single writer: v is asleep until the store below, and we alone popped it
   v->sleep_word.store(1, std::memory_order_release);
-  futex_wake(&v->sleep_word);
+  io_kick(*v);
   return true;
 }
 
@@ -488,31 +492,26 @@ void scheduler::sleep(worker& w) {
     // A waker popped us and counted us as spinning: its wake is on the way; take it below.
   }
   w.sleeps.inc();
-  // W5. With timers armed anywhere, sleep no later than the earliest deadline (read after the
-  // W3 fence: the timer half of the protocol, see timer.cpp). On a timeout, leave the idle list
-  // as W4 does and go fire the timers.
+  // W5. Wait in the ring (io.cpp, "The idle wait") until a waker sets sleep_word and kicks the
+  // eventfd, a completion or cancellation arrives for this ring, or the earliest deadline of all
+  // heaps passes (read after the W3 fence: the timer half of the protocol, see timer.cpp). For
+  // anything but a waker's wake, leave the idle list as W4 does and go serve it.
   for (;;) {
     if (w.sleep_word.load(std::memory_order_acquire) != 0) break;
-    const std::int64_t deadline = earliest_timer();
-    if (deadline == INT64_MAX) {
-      futex_wait(&w.sleep_word, 0);
-      continue;
+    io_wait(w, earliest_timer());
+    if (w.sleep_word.load(std::memory_order_acquire) != 0) break;
+    if (!io_pending(w) && earliest_timer() > now_ns()) continue;  // a stale kick: wait again
+    {
+      lock_guard lk(idle_mu_);
+      auto it = std::find(idle_.begin(), idle_.end(), &w);
+      if (it != idle_.end()) {
+        idle_.erase(it);
+        nidle_.fetch_sub(1, std::memory_order_seq_cst);
+        return;  // not spinning: find_runnable reaps and fires
+      }
     }
-    const std::int64_t left = deadline - now_ns();
-    if (left > 0) {
-      timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-      futex_wait(&w.sleep_word, 0, &ts);
-      continue;
-    }
-    lock_guard lk(idle_mu_);
-    auto it = std::find(idle_.begin(), idle_.end(), &w);
-    if (it != idle_.end()) {
-      idle_.erase(it);
-      nidle_.fetch_sub(1, std::memory_order_seq_cst);
-      return;  // not spinning: find_runnable fires the timers
-    }
-    // A waker popped us meanwhile: its wake is on the way; take it.
-    while (w.sleep_word.load(std::memory_order_acquire) == 0) futex_wait(&w.sleep_word, 0);
+    // A waker popped us meanwhile and counted us as spinning: its sleep_word store is imminent.
+    while (w.sleep_word.load(std::memory_order_acquire) == 0) cpu_relax(64);
     break;
   }
   w.sleep_word.store(0, std::memory_order_relaxed);
@@ -530,7 +529,7 @@ void scheduler::stop() {
   for (worker* v : sleepers) {
     nspinning_.fetch_add(1, std::memory_order_seq_cst);  // keeps the counters consistent
     v->sleep_word.store(1, std::memory_order_release);
-    futex_wake(&v->sleep_word);
+    io_kick(*v);
   }
 }
 
@@ -557,7 +556,10 @@ coroutine* scheduler::local_get(worker& w) {
 coroutine* scheduler::find_runnable(worker& w) {
   for (;;) {
     if (stopping_.load(std::memory_order_relaxed)) return nullptr;
-    // Own timers first (timer.cpp): one relaxed load when the heap is empty.
+    // Own ring first (io.cpp): queued cancels and requests go to the kernel, completions ready
+    // their coroutines onto this worker's queue.
+    io_poll(w);
+    // Own timers (timer.cpp): one relaxed load when the heap is empty.
     if (std::int64_t next = w.timers.next.load(std::memory_order_relaxed); next != INT64_MAX)
       if (next <= now_ns()) run_due_timers(w, w.timers, now_ns());
     coroutine* co = nullptr;
@@ -572,7 +574,7 @@ coroutine* scheduler::find_runnable(worker& w) {
     if (!co) co = local_get(w);
     if (!co) co = global_get(w, runq::capacity / 2);
     // Nothing queued: serve every worker's due timers (a busy worker's included), then look again.
-    if (!co && run_all_due_timers(w)) continue;
+    if (!co && (run_all_due_timers(w) | io_reap_all(w))) continue;
     if (!co) {
       // Spin (steal) only while spinners are fewer than half the busy workers, as Go does: more
       // would burn CPU fighting over the same few queues.
@@ -733,8 +735,8 @@ void scheduler::monitor() {
     for (unsigned i = 0; i < nw; ++i) {
       worker& v = *workers_[i];
       const std::uint64_t sw = v.switches.get();
-      const bool has_work =
-          !v.q.empty() || v.runnext.load(std::memory_order_relaxed) != nullptr;
+      const bool has_work = !v.q.empty() ||
+                            v.runnext.load(std::memory_order_relaxed) != nullptr || io_pending(v);
       if (sw != last[i]) busy = true;
       if (sw == last[i] && has_work) {
         if (wake_one_if_needed()) monitor_wakeups_.fetch_add(1, std::memory_order_relaxed);
@@ -804,6 +806,8 @@ stats scheduler::collect_stats() const noexcept {
     s.worker_wakeups += w->wakeups.get();
     s.global_queue_pushes += w->global_pushes.get();
     s.timers_fired += w->timers_fired.get();
+    s.io_submitted += w->io_submitted.get();
+    s.io_completed += w->io_completed.get();
   }
   s.spawned += foreign_spawned_.load(std::memory_order_relaxed);
   s.monitor_wakeups = monitor_wakeups_.load(std::memory_order_relaxed);

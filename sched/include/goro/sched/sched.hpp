@@ -211,6 +211,8 @@ struct stats {
   std::uint64_t global_queue_pushes = 0;
   std::uint64_t monitor_wakeups = 0;  // workers woken by the monitor for a stalled worker's work
   std::uint64_t timers_fired = 0;      // timers whose deadline came (sleeps, after, tickers)
+  std::uint64_t io_submitted = 0;      // io_uring requests queued by coroutines
+  std::uint64_t io_completed = 0;      // and completed (the difference is in flight)
   std::uint64_t stacks_allocated = 0;  // stacks ever carved from slabs (not reuses)
   std::uint64_t stack_bytes_reserved = 0;  // virtual bytes of stack slabs
 };

@@ -1,0 +1,97 @@
+// goro/sched/io.hpp: asynchronous system calls on the workers' io_uring rings.
+//
+// Each worker owns one ring (sched/src/io.cpp). A coroutine that needs the kernel to wait (a socket
+// read with no data yet, an accept, a file read) describes the call in an io_op and calls run():
+// the request goes on its current worker's submission queue and the coroutine parks. The worker
+// submits its queued requests in one io_uring_enter each time its loop comes round, reaps
+// completions there too, and when it has nothing to run it waits *in the ring*, so that a
+// completion, a timer deadline (the wait's timeout) and a wake-up from another thread (an eventfd
+// read kept armed on the ring) all end the same wait.
+//
+// Cancellation: cancel(reason) from any thread, at any time while run() is in progress, asks the
+// kernel to stop the request (IORING_OP_ASYNC_CANCEL, submitted by the owning worker); run() then
+// returns -ECANCELED, or the real result if the kernel finished first. A deadline is the same
+// thing driven by a scheduler timer (reason io_timeout). The layers above map reasons to errors
+// (a context's cancellation, a closed connection, an expired deadline).
+//
+// liburing stays private to sched/: callers describe requests with io_args.
+#pragma once
+
+#include <goro/sched/sched.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+struct sockaddr;
+
+namespace goro::sched {
+
+enum class io_kind : std::uint8_t {
+  accept,   // fd: listening socket; addr/addrlen: peer address out (may be null); flags: accept4 flags
+  connect,  // fd: socket; addr/len: peer address
+  recv,     // fd, buf, len, flags (MSG_*)
+  send,     // fd, buf, len, flags (MSG_*)
+  read,     // fd, buf, len, offset (-1: the file position)
+  write,    // fd, buf, len, offset (-1: the file position)
+  fsync,    // fd; flags: 0 or IORING_FSYNC_DATASYNC (1)
+  openat,   // dirfd in fd, path in path, flags: open flags, mode
+  close,    // fd
+};
+
+struct io_args {
+  io_kind kind;
+  int fd = -1;
+  void* buf = nullptr;
+  std::uint32_t len = 0;
+  std::uint64_t offset = static_cast<std::uint64_t>(-1);
+  int flags = 0;
+  std::uint32_t mode = 0;
+  const char* path = nullptr;
+  sockaddr* addr = nullptr;
+  std::uint32_t* addrlen = nullptr;  // accept: in/out (a socklen_t)
+};
+
+// Reasons for cancel(): io_timeout is the deadline's; the layers above use their own (>= 16).
+inline constexpr int io_timeout = 1;
+
+// One request. Lives on the caller's stack for the duration of run(); not reusable.
+class io_op {
+ public:
+  explicit io_op(const io_args& a) noexcept : args_(a) {}
+  io_op(const io_op&) = delete;
+  io_op& operator=(const io_op&) = delete;
+  ~io_op() = default;
+
+  // Submits on the calling coroutine's worker ring and parks until the kernel completes it.
+  // Returns the result: >= 0, or -errno. With a deadline (now_ns() scale; INT64_MAX: none) the
+  // request is cancelled when it passes (-ECANCELED, reason() == io_timeout). If cancel() came
+  // before run(), returns -ECANCELED without submitting. Throws std::logic_error outside a
+  // coroutine.
+  int run(std::int64_t deadline = INT64_MAX);
+
+  // Any thread, any time until run() has returned: the first reason (> 0) sticks; later calls do
+  // nothing. Never blocks.
+  void cancel(int reason) noexcept;
+  int reason() const noexcept { return reason_.load(std::memory_order_acquire); }
+
+  // ---- internal (sched/src/io.cpp): the ring's view ----
+  struct deadline_timer final : timer {
+    io_op* op = nullptr;
+    std::atomic<bool> done{false};  // fire() has returned
+    void fire() noexcept override;
+  };
+  io_args args_;
+  coroutine* co_ = nullptr;
+  void* owner_ = nullptr;          // the worker whose ring holds the request
+  io_op* cancel_next_ = nullptr;   // link in the owner's cancel queue
+  int res_ = 0;
+  // 0 idle, 1 submitted, 2 cancel queued at the owner, 3 cancel submitted, 4 cancelled before run
+  std::atomic<std::uint32_t> state_{0};
+  std::atomic<int> reason_{0};
+  deadline_timer timer_;
+};
+
+// Whether the calling thread's worker has a ring (false off the workers).
+bool io_available() noexcept;
+
+}  // namespace goro::sched

@@ -1,0 +1,324 @@
+// io.cpp: one io_uring per worker: requests, completions, cancellation, and the idle wait.
+//
+// ==== Requests ===================================================================================
+// io_op::run() puts the request on the submission queue of the worker the coroutine runs on and
+// parks. Nothing is submitted there and then: the worker submits everything queued in one
+// io_uring_enter when its loop next comes round (find_runnable -> io_poll), or when it goes idle
+// (io_wait submits and waits in one call). A burst of coroutines each starting a read therefore
+// costs one system call, not one each. Direct coroutine-to-coroutine switches return to the loop
+// at least every 61st switch, which bounds the delay.
+//
+// ==== Completions ================================================================================
+// user_data is the io_op's address, or one of two tags (tag_ignore for the completions of
+// cancellations, tag_efd for the wake-up read). Whoever reaps a completion stores the result in
+// the op and readies its coroutine; the op lives on that coroutine's stack, so the reaper reads
+// everything it needs first and touches nothing after ready(). Who reaps:
+//   - the owner, every pass of its loop (one load of the CQ tail when nothing is there);
+//   - any worker that finds no work reaps every ring that has completions (io_reap_all), so a
+//     worker busy in one long coroutine does not sit on another coroutine's finished read;
+//   - the monitor notices a stalled worker with completions waiting and wakes an idle worker
+//     for it (as it does for a stalled worker's run queue).
+// Reaping a ring takes its cq_mu (try_lock: a reaper that finds it held moves on).
+// Lock order: cq_mu, then the scheduler's locks (ready() may take idle_mu_ or the global queue's).
+//
+// ==== Cancellation ================================================================================
+// Only the owner submits to its ring, so io_op::cancel() from elsewhere pushes the op onto the
+// owner's cancel stack (lock-free) and kicks the owner if it waits in the ring; the owner submits
+// an IORING_OP_ASYNC_CANCEL for each. The op's states (io_op::state_):
+//     0 idle -> 1 submitted             run()
+//     0 idle -> 4 cancelled early       cancel() before run(): run() returns -ECANCELED at once
+//     1 -> 2 cancel queued at owner     cancel() (the one caller whose reason won)
+//     2 -> 3 cancel submitted           owner, after io_uring_submit has handed it to the kernel
+// run() does not return while the state is 2: the owner still holds the op's address and will
+// submit a cancel keyed by it, which must not hit a later request at the same address.
+// The kick is Dekker's pattern again: the canceller pushes (seq_cst) then reads io_ring::waiting;
+// the owner sets waiting (seq_cst) then reads the cancel stack before it waits.
+//
+// ==== The idle wait ===============================================================================
+// A worker with nothing to run (scheduler::sleep, W5) waits in io_uring_enter for one completion,
+// with the earliest timer deadline as the timeout. Other threads wake it by writing its eventfd,
+// which completes the read kept armed on the ring. One wait thus covers I/O, timers, work
+// published by other threads (wake_one_if_needed), and cancellations.
+#include <goro/sched/io.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "core.hpp"
+
+namespace goro::sched {
+
+using namespace detail;
+
+namespace {
+
+constexpr std::uint64_t tag_ignore = 0;
+constexpr std::uint64_t tag_efd = 1;
+constexpr unsigned ring_entries = 1024;
+
+void prep(io_uring_sqe* sqe, const io_args& a) {
+  switch (a.kind) {
+    case io_kind::accept:
+      io_uring_prep_accept(sqe, a.fd, a.addr, reinterpret_cast<socklen_t*>(a.addrlen), a.flags);
+      break;
+    case io_kind::connect:
+      io_uring_prep_connect(sqe, a.fd, a.addr, a.len);
+      break;
+    case io_kind::recv:
+      io_uring_prep_recv(sqe, a.fd, a.buf, a.len, a.flags);
+      break;
+    case io_kind::send:
+      io_uring_prep_send(sqe, a.fd, a.buf, a.len, a.flags);
+      break;
+    case io_kind::read:
+      io_uring_prep_read(sqe, a.fd, a.buf, a.len, a.offset);
+      break;
+    case io_kind::write:
+      io_uring_prep_write(sqe, a.fd, a.buf, a.len, a.offset);
+      break;
+    case io_kind::fsync:
+      io_uring_prep_fsync(sqe, a.fd, static_cast<unsigned>(a.flags));
+      break;
+    case io_kind::openat:
+      io_uring_prep_openat(sqe, a.fd, a.path, a.flags, a.mode);
+      break;
+    case io_kind::close:
+      io_uring_prep_close(sqe, a.fd);
+      break;
+  }
+}
+
+// Owner only. A full submission queue is submitted to make room.
+io_uring_sqe* get_sqe(worker& w) {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&w.io.ring)) return sqe;
+    io_uring_submit(&w.io.ring);
+  }
+  fatal("io_uring: the submission queue stays full");
+}
+
+}  // namespace
+
+bool io_available() noexcept {
+  worker* w = current_worker();
+  return w && w->io.ok;
+}
+
+int io_op::run(std::int64_t deadline) {
+  worker* w = current_worker();
+  coroutine* co = w ? w->current : nullptr;
+  if (!co) throw std::logic_error("goro: I/O must be called from a coroutine (inside goro::run)");
+  co_ = co;
+  owner_ = w;
+  std::uint32_t s = 0;
+  // acq_rel: publishes co_/owner_ to a canceller that reads state 1.
+  if (!state_.compare_exchange_strong(s, 1, std::memory_order_acq_rel)) return -ECANCELED;
+  io_uring_sqe* sqe = get_sqe(*w);
+  prep(sqe, args_);
+  io_uring_sqe_set_data(sqe, this);
+  w->io.inflight.fetch_add(1, std::memory_order_relaxed);
+  w->io_submitted.inc();
+  const bool timed = deadline != INT64_MAX;
+  if (timed) {
+    timer_.op = this;
+    add_timer(&timer_, deadline);
+  }
+  park();  // until the reaper readies us: res_ is set
+  if (timed && !cancel_timer(&timer_)) {
+    // It fired, or is firing on another worker: its fire() touches us until it returns.
+    while (!timer_.done.load(std::memory_order_acquire)) yield();
+  }
+  while (state_.load(std::memory_order_acquire) == 2) yield();  // see "Cancellation" above
+  return res_;
+}
+
+void io_op::deadline_timer::fire() noexcept {
+  op->cancel(io_timeout);
+  done.store(true, std::memory_order_release);
+}
+
+void io_op::cancel(int reason) noexcept {
+  int none = 0;
+  if (reason <= 0 || !reason_.compare_exchange_strong(none, reason, std::memory_order_acq_rel))
+    return;
+  std::uint32_t s = 0;
+  if (state_.compare_exchange_strong(s, 4, std::memory_order_acq_rel)) return;  // before run()
+  if (s != 1) return;  // not reachable: only the reason's winner moves the state past 1
+  state_.store(2, std::memory_order_relaxed);
+  auto* w = static_cast<worker*>(owner_);
+  io_op* head = w->io.cancel_head.load(std::memory_order_relaxed);
+  do {
+    cancel_next_ = head;
+  } while (!w->io.cancel_head.compare_exchange_weak(head, this, std::memory_order_seq_cst,
+                                                    std::memory_order_relaxed));
+  if (current_worker() != w && w->io.waiting.load(std::memory_order_seq_cst) != 0)
+    w->sched.io_kick(*w);
+}
+
+}  // namespace goro::sched
+
+namespace goro::sched::detail {
+
+void scheduler::io_init(worker& w) {
+  io_ring& r = w.io;
+  io_uring_params p{};
+  int e = io_uring_queue_init_params(ring_entries, &r.ring, &p);
+  if (e < 0)
+    throw std::runtime_error(
+        std::string("goro: io_uring is unavailable (io_uring_setup: ") + std::strerror(-e) +
+        "). goro does its I/O and its idle waiting on io_uring and needs Linux 5.11 or later with "
+        "io_uring allowed: check /proc/sys/kernel/io_uring_disabled and the seccomp profile "
+        "(container runtimes often refuse io_uring_setup)");
+  r.ok = true;
+  if ((p.features & (IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG)) !=
+      (IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG))
+    throw std::runtime_error(
+        "goro: this kernel's io_uring lacks IORING_FEAT_NODROP or IORING_FEAT_EXT_ARG; goro "
+        "needs Linux 5.11 or later");
+  // Blocking (no EFD_NONBLOCK): io_uring then waits for it by polling instead of failing the
+  // read with EAGAIN. Writers never block (the counter would have to reach 2^64 - 1).
+  r.efd = ::eventfd(0, EFD_CLOEXEC);
+  if (r.efd < 0)
+    throw std::runtime_error(std::string("goro: eventfd: ") + std::strerror(errno));
+}
+
+void scheduler::io_exit(worker& w) noexcept {
+  io_ring& r = w.io;
+  if (r.ok) io_uring_queue_exit(&r.ring);
+  r.ok = false;
+  if (r.efd >= 0) ::close(r.efd);
+  r.efd = -1;
+}
+
+void scheduler::io_kick(worker& v) noexcept {
+  const std::uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::write(v.io.efd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+}
+
+bool scheduler::io_pending(const worker& v) const noexcept {
+  const io_ring& r = v.io;
+  return io_uring_cq_ready(&r.ring) != 0 || io_uring_cq_has_overflow(&r.ring) ||
+         r.cancel_head.load(std::memory_order_relaxed) != nullptr;
+}
+
+namespace {
+
+// Owner: submits an ASYNC_CANCEL for every queued cancellation, then marks them submitted.
+void drain_cancels(worker& w) {
+  io_op* list = w.io.cancel_head.exchange(nullptr, std::memory_order_acq_rel);
+  if (!list) return;
+  for (io_op* op = list; op; op = op->cancel_next_) {
+    io_uring_sqe* sqe = get_sqe(w);
+    io_uring_prep_cancel(sqe, op, 0);
+    io_uring_sqe_set_data64(sqe, tag_ignore);
+  }
+  // Once submit returns, the kernel has looked the requests up: no cancel is still keyed by an
+  // address whose coroutine may go on to reuse it.
+  int n;
+  do {
+    n = io_uring_submit(&w.io.ring);
+  } while (n == -EINTR || n == -EAGAIN || n == -EBUSY);
+  for (io_op* op = list; op;) {
+    io_op* next = op->cancel_next_;
+    op->state_.store(3, std::memory_order_release);  // last touch
+    op = next;
+  }
+}
+
+void submit_pending(worker& w) {
+  if (io_uring_sq_ready(&w.io.ring) == 0) return;
+  io_uring_submit(&w.io.ring);  // EINTR/EBUSY: what was not taken stays queued for next time
+}
+
+}  // namespace
+
+bool scheduler::io_reap(worker& reaper, worker& owner) {
+  io_ring& r = owner.io;
+  if (io_uring_cq_ready(&r.ring) == 0) return false;
+  if (!r.cq_mu.try_lock()) return false;
+  if (&reaper != &owner && r.waiting.load(std::memory_order_relaxed) != 0) {
+    r.cq_mu.unlock();  // the owner waits in the ring and reaps its own (see io_wait)
+    return false;
+  }
+  unsigned head;
+  unsigned seen = 0;
+  std::uint64_t done = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&r.ring, head, cqe) {
+    ++seen;
+    const std::uint64_t tag = cqe->user_data;
+    if (tag == tag_ignore) continue;
+    if (tag == tag_efd) {
+      r.efd_armed.store(false, std::memory_order_release);
+      continue;
+    }
+    auto* op = reinterpret_cast<io_op*>(tag);
+    coroutine* co = op->co_;
+    op->res_ = cqe->res;  // published by ready()'s release
+    ++done;
+    ready(co);  // the op may be gone from here on
+  }
+  io_uring_cq_advance(&r.ring, seen);
+  if (done) r.inflight.fetch_sub(static_cast<std::int64_t>(done), std::memory_order_relaxed);
+  r.cq_mu.unlock();
+  reaper.io_completed.inc(done);
+  return done != 0;
+}
+
+bool scheduler::io_poll(worker& w) {
+  io_ring& r = w.io;
+  if (r.cancel_head.load(std::memory_order_relaxed)) drain_cancels(w);
+  submit_pending(w);
+  if (io_uring_cq_has_overflow(&r.ring)) io_uring_get_events(&r.ring);
+  return io_reap(w, w);
+}
+
+bool scheduler::io_reap_all(worker& w) {
+  bool any = false;
+  for (auto& v : workers_) any |= io_reap(w, *v);
+  return any;
+}
+
+// While the owner waits, nobody else reaps its ring: a foreign reaper could consume the eventfd
+// read's completion after the kernel had counted it but before the waiter returned, leaving the
+// owner asleep with no read armed (a lost wake-up). `waiting` is set and checked under cq_mu, so
+// a reaper either finishes before the owner looks at the ring or sees `waiting` and backs off.
+void scheduler::io_wait(worker& w, std::int64_t deadline) {
+  io_ring& r = w.io;
+  {
+    spin_guard lk(r.cq_mu);
+    r.waiting.store(1, std::memory_order_seq_cst);
+    bool ready_now = r.cancel_head.load(std::memory_order_seq_cst) != nullptr ||
+                     io_uring_cq_ready(&r.ring) != 0;
+    if (!ready_now && !r.efd_armed.load(std::memory_order_relaxed)) {
+      io_uring_sqe* sqe = get_sqe(w);
+      io_uring_prep_read(sqe, r.efd, &r.efd_buf, sizeof r.efd_buf, 0);
+      io_uring_sqe_set_data64(sqe, tag_efd);
+      r.efd_armed.store(true, std::memory_order_relaxed);
+    }
+    if (ready_now) {  // something to serve already: do not wait
+      r.waiting.store(0, std::memory_order_relaxed);
+      return;
+    }
+  }
+  io_uring_cqe* cqe = nullptr;
+  if (deadline == INT64_MAX) {
+    io_uring_submit_and_wait_timeout(&r.ring, &cqe, 1, nullptr, nullptr);
+  } else {
+    std::int64_t left = deadline - now_ns();
+    if (left < 0) left = 0;
+    __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
+    io_uring_submit_and_wait_timeout(&r.ring, &cqe, 1, &ts, nullptr);
+  }
+  r.waiting.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace goro::sched::detail
