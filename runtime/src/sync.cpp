@@ -90,7 +90,7 @@ void mutex::lock_slow() {
       q_.push_back(&n);
     q_mu_.unlock();
     if (since == std::chrono::steady_clock::time_point{}) since = std::chrono::steady_clock::now();
-    w.wait();
+    w.wait("sync.Mutex.Lock");
     bool waited_long = std::chrono::steady_clock::now() - since > starvation_threshold;
     if (n.ok) {
       // Hand-off: the unlocker made us the owner. As in Go, hand-off mode ends as soon as a
@@ -160,7 +160,7 @@ void shared_mutex::lock() {
     }
     wq_.push_back(&n);
   }
-  w.wait();  // woken as the owner: the unlocker set writer_ for us
+  w.wait("sync.RWMutex.Lock");  // woken as the owner: the unlocker set writer_ for us
 }
 
 bool shared_mutex::try_lock() {
@@ -202,7 +202,7 @@ void shared_mutex::lock_shared() {
     }
     rq_.push_back(&n);
   }
-  w.wait();  // admitted: the unlocker counted us in readers_
+  w.wait("sync.RWMutex.RLock");  // admitted: the unlocker counted us in readers_
 }
 
 bool shared_mutex::try_lock_shared() {
@@ -234,7 +234,7 @@ void condition_variable::wait(std::unique_lock<mutex>& lk) {
     q_.push_back(&n);  // queued before the mutex is released: no notify can slip between
   }
   lk.unlock();
-  w.wait();
+  w.wait("sync.Cond.Wait");
   lk.lock();
 }
 
@@ -273,7 +273,7 @@ bool once::begin() {
       }
       q_.push_back(&n);  // running: wait for the outcome
     }
-    w.wait();
+    w.wait("sync.Once.Do");
   }
 }
 
@@ -290,33 +290,44 @@ void once::finish(bool succeeded) noexcept {
 
 // ==== wait_group ==================================================================================
 
+// As in Go, a wait_group reused for a new round needs the new add()s to come after the last
+// round's wait()s have returned.
 void wait_group::add(std::int64_t delta) {
-  // acq_rel: each done()'s writes are released to the done() that reaches zero, which passes
-  // them on to the waiters through its wake.
-  std::int64_t v = n_.fetch_add(delta, std::memory_order_acq_rel) + delta;
+  // acq_rel: each done()'s writes are released to the add() that reaches zero (RMWs on one word
+  // form a release sequence), which passes them on to the waiters through its wake, or to a
+  // waiter's acquire load of zero.
+  const std::uint64_t d = static_cast<std::uint64_t>(delta) << 32;
+  const std::uint64_t s = state_.fetch_add(d, std::memory_order_acq_rel) + d;
+  const auto v = static_cast<std::int32_t>(s >> 32);
+  const auto waiters = static_cast<std::uint32_t>(s);
   if (v < 0) throw std::logic_error("goro::wait_group: negative counter");
-  if (v != 0) return;
+  if (v > 0 || waiters == 0) return;  // nobody to wake: do not touch *this again
   wake_list woken;
   {
+    // Every waiter counted in `waiters` registered and queued its node in one critical section
+    // under mu_, so all of them are in q_ now.
     sched::spin_guard g(mu_);
     while (wait_node* n = q_.pop_claimed()) woken.push(n);
+    state_.fetch_sub(waiters, std::memory_order_relaxed);
   }
-  woken.wake_all();
+  woken.wake_all();  // after the unlock: a woken waiter may destroy *this at once
 }
 
 void wait_group::wait() {
-  if (n_.load(std::memory_order_acquire) == 0) return;
+  if ((state_.load(std::memory_order_acquire) >> 32) == 0) return;
   sched::waiter w;
   wait_node n;
   n.w = &w;
   {
     sched::spin_guard g(mu_);
-    // Checked under mu_: an add() that reaches zero after this check takes mu_ after us and
-    // finds our node; one that reached zero before it is visible here.
-    if (n_.load(std::memory_order_acquire) == 0) return;
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    do {
+      if ((s >> 32) == 0) return;  // reached zero meanwhile
+    } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                           std::memory_order_acquire));
     q_.push_back(&n);
   }
-  w.wait();
+  w.wait("sync.WaitGroup.Wait");
 }
 
 // ==== semaphore ===================================================================================
@@ -337,7 +348,7 @@ void semaphore::acquire() {
     }
     q_.push_back(&n);
   }
-  w.wait();  // the releaser took our permit for us
+  w.wait("semaphore acquire");  // the releaser took our permit for us
 }
 
 bool semaphore::try_acquire() {

@@ -173,10 +173,16 @@ class wait_group {
   void add(std::int64_t delta = 1);
   void done() { add(-1); }
   void wait();
-  std::int64_t count() const noexcept { return n_.load(std::memory_order_acquire); }
+  std::int64_t count() const noexcept {
+    return static_cast<std::int32_t>(state_.load(std::memory_order_acquire) >> 32);
+  }
 
  private:
-  std::atomic<std::int64_t> n_{0};
+  // Go's layout: the counter in the high 32 bits, the number of registered waiters in the low.
+  // One word, so the add() that reaches zero knows whether anyone waits: with no waiter it never
+  // touches the object again (a waiter may destroy it as soon as it sees zero), and a waiter
+  // registers only while the counter is above zero.
+  std::atomic<std::uint64_t> state_{0};
   sched::spin_lock mu_;
   detail::wait_queue q_ GORO_GUARDED_BY(mu_);
 };
