@@ -6,7 +6,28 @@
 //   nil_blocks     - send, recv and range on a nil channel, a select of nil cases only and a
 //                    select with no cases must block forever (reports and _Exits)
 //   unlock_unlocked - goro::mutex::unlock of an unlocked mutex (a fatal error: must abort)
+//   deadlock       - every coroutine blocks (chan receive, chan send, mutex): the runtime must
+//                    report Go's "all goroutines are asleep - deadlock!" with each one's wait
+//   no_deadlock    - every coroutine waits, but on a timer, a blocking call and a pipe read that
+//                    will complete: no deadlock may be reported ("survived", exit 0)
+//   sigquit        - SIGQUIT prints a goroutine dump and exits 2
+//   no_io_uring    - a seccomp filter refuses io_uring_setup (as container runtimes do): goro::run
+//                    must throw a clear error, printed here, exit code 3
 #include <goro/goro.hpp>
+#include <goro/sched/io.hpp>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include <atomic>
 #include <chrono>
@@ -27,16 +48,91 @@ __attribute__((noinline)) int recurse(int depth) {
   return recurse(depth + 1) + pad[0];
 }
 
+// io_uring_setup fails with EPERM from here on, as under Docker's default seccomp profile.
+bool refuse_io_uring() {
+  sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof f / sizeof f[0]), f};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) return 100;
   const std::string mode = argv[1];
+  if (mode == "no_io_uring") {
+    if (!refuse_io_uring()) {
+      std::perror("seccomp");
+      return 101;
+    }
+    try {
+      goro::run([] { std::fprintf(stderr, "the runtime started without io_uring\n"); });
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 3;
+    }
+    return 0;
+  }
   return goro::run([mode]() -> int {
     if (mode == "overflow") {
       auto h = goro::spawn(goro::spawn_options{.name = "deep-recursion", .stack_size = 64 * 1024},
                            [] { return recurse(0); });
       return h.get();
+    }
+    if (mode == "deadlock") {
+      auto m = std::make_shared<goro::mutex>();
+      m->lock();
+      goro::chan<int> nobody_receives, nobody_sends;
+      goro::go(goro::spawn_options{.name = "stuck-sender"},
+               [nobody_receives]() mutable { nobody_receives.send(1); });
+      goro::go(goro::spawn_options{.name = "stuck-locker"}, [m] { m->lock(); });
+      (void)nobody_sends.recv();
+      std::fprintf(stderr, "the receive returned\n");
+      return 0;
+    }
+    if (mode == "no_deadlock") {
+      goro::chan<int> done;
+      auto waiter = goro::spawn(goro::spawn_options{.name = "waits-on-main"},
+                                [done]() mutable { return done.recv().has_value(); });
+      goro::sleep_for(std::chrono::milliseconds(150));  // a timer: not a deadlock
+      goro::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(150)); });
+      // A pipe whose writer is another process: pending I/O and no other thread.
+      int fds[2];
+      if (::pipe(fds) != 0) return 4;
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+      posix_spawn_file_actions_addclose(&fa, fds[0]);
+      char sh[] = "/bin/sh", c[] = "-c", cmd[] = "sleep 0.2; echo x";
+      char* args[] = {sh, c, cmd, nullptr};
+      pid_t pid = 0;
+      if (posix_spawn(&pid, "/bin/sh", &fa, nullptr, args, environ) != 0) return 5;
+      posix_spawn_file_actions_destroy(&fa);
+      ::close(fds[1]);
+      char buf[4] = {};
+      goro::sched::io_op op({.kind = goro::sched::io_kind::read, .fd = fds[0], .buf = buf, .len = 2});
+      int n = op.run();
+      ::waitpid(pid, nullptr, 0);
+      done.close();
+      (void)waiter.get();
+      std::fprintf(stderr, "survived (read %d: %c)\n", n, buf[0]);
+      return 0;
+    }
+    if (mode == "sigquit") {
+      goro::chan<int> never;
+      for (int i = 0; i < 3; ++i)
+        goro::go(goro::spawn_options{.name = "parked-reader"}, [never]() mutable { (void)never.recv(); });
+      goro::sleep_for(std::chrono::milliseconds(20));
+      ::kill(::getpid(), SIGQUIT);
+      for (int i = 0; i < 500; ++i) goro::sleep_for(std::chrono::milliseconds(10));
+      std::fprintf(stderr, "SIGQUIT did not end the program\n");
+      return 0;
     }
     if (mode == "panic") {
       goro::go(goro::spawn_options{.name = "worker-7"},

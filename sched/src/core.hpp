@@ -75,6 +75,11 @@ struct coroutine {
   std::size_t stack_request = 0;  // 0: the pool's default size
   detail::stack stk;              // empty until first run
   std::string name;
+  // For dumps: what it parked on (nullptr while runnable), and `alive` with `name` and `id`
+  // under meta_mu (written at start and end, read by goroutine_dump from any thread).
+  std::atomic<const char*> wait_reason{nullptr};
+  sched::spin_lock meta_mu;
+  bool alive GORO_GUARDED_BY(meta_mu) = false;
   // The C++ runtime's per-thread exception state (__cxa_eh_globals: caught-exception stack and
   // uncaught count) belongs to the coroutine, not the thread: saved here while switched out, so a
   // coroutine that parks inside a catch block and resumes elsewhere finds its own.
@@ -119,23 +124,26 @@ struct timer_heap {
   std::atomic<std::int64_t> next{INT64_MAX};
 };
 
-// A worker's io_uring (io.cpp). The submission queue is the owner's alone (only the owner thread
-// calls get_sqe/submit; a coroutine's request goes on the ring of the worker it runs on, and the
-// owner submits cancellations for everyone else). The completion queue may be reaped by any
-// worker holding cq_mu (try_lock: an idle worker serves a busy one's completions). Wake-ups from
-// other threads arrive as an eventfd write completing the read kept armed on the ring
-// (efd_armed; re-armed by the owner). Cancellation requests from other threads queue on
-// cancel_head (a lock-free stack of io_ops), drained by the owner.
+// A worker's io_uring (io.cpp). The submission queue is guarded by sq_mu: the owner's coroutines
+// queue their requests there and the owner submits them in batches, but any worker may submit a
+// stalled owner's queue (so a request queued just before its worker got stuck in a long
+// computation still reaches the kernel). The completion queue is guarded by cq_mu: any worker
+// may reap it (try_lock: an idle worker serves a busy one's completions), except while the owner
+// waits in it. Wake-ups from other threads arrive as an eventfd write completing the read kept
+// armed on the ring (efd_armed). Cancellation requests from other threads queue on cancel_head (a
+// lock-free stack of io_ops). Lock order: cq_mu, then sq_mu.
 struct io_ring {
   ::io_uring ring{};
   bool ok = false;
   int efd = -1;
   std::uint64_t efd_buf = 0;              // the armed eventfd read's buffer
   std::atomic<bool> efd_armed{false};     // a read of efd is in the ring
+  sched::spin_lock sq_mu;                 // guards the submission queue
   sched::spin_lock cq_mu;                 // guards reaping the completion queue
+  std::atomic<std::uint32_t> queued{0};   // requests queued and not yet submitted (mirror, for peeking)
   std::atomic<sched::io_op*> cancel_head{nullptr};
   std::atomic<std::uint32_t> waiting{0};  // 1 while the owner waits in the ring (or is about to)
-  std::atomic<std::int64_t> inflight{0};  // requests submitted or queued and not yet reaped
+  std::atomic<std::int64_t> inflight{0};  // requests queued or submitted and not yet reaped
 };
 
 // What a coroutine asks its worker to do once it has switched out.
@@ -227,7 +235,7 @@ class scheduler {
   void io_exit(worker& w) noexcept;
   bool io_poll(worker& w);                   // owner: cancels, submit, reap own ring; true if any ready
   bool io_reap(worker& reaper, worker& owner);  // any worker: reap owner's ring if its lock is free
-  bool io_reap_all(worker& w);               // every ring with completions waiting
+  bool io_reap_all(worker& w);               // every ring: submit stalled queues, reap completions
   void io_wait(worker& w, std::int64_t deadline);  // owner, idle: wait in the ring
   void io_kick(worker& v) noexcept;          // any thread: end v's wait in the ring
   bool io_pending(const worker& v) const noexcept;  // completions or cancels waiting for v
@@ -290,8 +298,12 @@ class scheduler {
   // The monitor (Go's sysmon, reduced to one duty): see scheduler::monitor().
   void monitor();
   std::thread monitor_thread_;
-  std::atomic<std::uint32_t> monitor_stop_{0};
+  std::atomic<std::uint32_t> monitor_stop_{0};  // futex word: 1 = stop; also woken for SIGQUIT
   std::atomic<std::uint64_t> monitor_wakeups_{0};
+  bool deadlocked() ;          // monitor: the deadlock conditions (see scheduler.cpp)
+ public:
+  std::string dump();          // goroutine_dump()
+  std::atomic<std::uint32_t>& monitor_word() noexcept { return monitor_stop_; }
 };
 
 // The current thread's worker (nullptr on other threads). Deliberately out of line: a coroutine

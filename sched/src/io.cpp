@@ -4,9 +4,11 @@
 // io_op::run() puts the request on the submission queue of the worker the coroutine runs on and
 // parks. Nothing is submitted there and then: the worker submits everything queued in one
 // io_uring_enter when its loop next comes round (find_runnable -> io_poll), or when it goes idle
-// (io_wait submits and waits in one call). A burst of coroutines each starting a read therefore
-// costs one system call, not one each. Direct coroutine-to-coroutine switches return to the loop
-// at least every 61st switch, which bounds the delay.
+// (io_wait). A burst of coroutines each starting a read therefore costs one system call, not one
+// each. Direct coroutine-to-coroutine switches return to the loop at least every 61st switch,
+// which bounds the delay. A worker that runs one coroutine for long never comes round: its queued
+// requests are submitted by an idle worker (io_reap_all), which the monitor wakes for it as it
+// does for a stalled run queue. Hence sq_mu (uncontended but for that rescue).
 //
 // ==== Completions ================================================================================
 // user_data is the io_op's address, or one of two tags (tag_ignore for the completions of
@@ -42,6 +44,7 @@
 #include <goro/sched/io.hpp>
 
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -50,6 +53,17 @@
 #include <string>
 
 #include "core.hpp"
+
+#if GORO_TSAN
+#include <sanitizer/tsan_interface.h>
+// The kernel orders a request's submission before its completion, but TSan cannot see through
+// it: tell it that what the submitter wrote into the op happens before the reaper reads it.
+#define GORO_TSAN_RELEASE(p) __tsan_release(p)
+#define GORO_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define GORO_TSAN_RELEASE(p) ((void)0)
+#define GORO_TSAN_ACQUIRE(p) ((void)0)
+#endif
 
 namespace goro::sched {
 
@@ -93,8 +107,29 @@ void prep(io_uring_sqe* sqe, const io_args& a) {
   }
 }
 
-// Owner only. A full submission queue is submitted to make room.
-io_uring_sqe* get_sqe(worker& w) {
+const char* wait_reason(io_kind k) {
+  switch (k) {
+    case io_kind::accept: return "IO wait: accept";
+    case io_kind::connect: return "IO wait: connect";
+    case io_kind::recv: return "IO wait: read";
+    case io_kind::send: return "IO wait: write";
+    case io_kind::read: return "IO wait: file read";
+    case io_kind::write: return "IO wait: file write";
+    case io_kind::fsync: return "IO wait: fsync";
+    case io_kind::openat: return "IO wait: open";
+    case io_kind::close: return "IO wait: close";
+  }
+  return "IO wait";
+}
+
+// Completions waiting in r. io_uring_cq_ready() reads the head with a plain load, which is right
+// for the thread advancing it and a data race for anyone else: observers outside cq_mu use this.
+unsigned cq_ready(const io_uring& r) noexcept {
+  return __atomic_load_n(r.cq.ktail, __ATOMIC_ACQUIRE) - __atomic_load_n(r.cq.khead, __ATOMIC_ACQUIRE);
+}
+
+// The caller holds w.io.sq_mu. A full submission queue is submitted to make room.
+io_uring_sqe* get_sqe(worker& w) GORO_REQUIRES(w.io.sq_mu) {
   for (int attempt = 0; attempt < 1000; ++attempt) {
     if (io_uring_sqe* sqe = io_uring_get_sqe(&w.io.ring)) return sqe;
     io_uring_submit(&w.io.ring);
@@ -118,9 +153,14 @@ int io_op::run(std::int64_t deadline) {
   std::uint32_t s = 0;
   // acq_rel: publishes co_/owner_ to a canceller that reads state 1.
   if (!state_.compare_exchange_strong(s, 1, std::memory_order_acq_rel)) return -ECANCELED;
-  io_uring_sqe* sqe = get_sqe(*w);
-  prep(sqe, args_);
-  io_uring_sqe_set_data(sqe, this);
+  GORO_TSAN_RELEASE(this);
+  {
+    spin_guard g(w->io.sq_mu);
+    io_uring_sqe* sqe = get_sqe(*w);
+    prep(sqe, args_);
+    io_uring_sqe_set_data(sqe, this);
+    w->io.queued.store(io_uring_sq_ready(&w->io.ring), std::memory_order_relaxed);
+  }
   w->io.inflight.fetch_add(1, std::memory_order_relaxed);
   w->io_submitted.inc();
   const bool timed = deadline != INT64_MAX;
@@ -128,7 +168,7 @@ int io_op::run(std::int64_t deadline) {
     timer_.op = this;
     add_timer(&timer_, deadline);
   }
-  park();  // until the reaper readies us: res_ is set
+  park(wait_reason(args_.kind));  // until the reaper readies us: res_ is set
   if (timed && !cancel_timer(&timer_)) {
     // It fired, or is firing on another worker: its fire() touches us until it returns.
     while (!timer_.done.load(std::memory_order_acquire)) yield();
@@ -205,27 +245,39 @@ void scheduler::io_kick(worker& v) noexcept {
 
 bool scheduler::io_pending(const worker& v) const noexcept {
   const io_ring& r = v.io;
-  return io_uring_cq_ready(&r.ring) != 0 || io_uring_cq_has_overflow(&r.ring) ||
+  return cq_ready(r.ring) != 0 || io_uring_cq_has_overflow(&r.ring) ||
+         r.queued.load(std::memory_order_relaxed) != 0 ||
          r.cancel_head.load(std::memory_order_relaxed) != nullptr;
 }
 
 namespace {
 
+// Submits what is queued. The caller holds sq_mu.
+void submit_locked(worker& w) GORO_REQUIRES(w.io.sq_mu) {
+  if (io_uring_sq_ready(&w.io.ring) != 0) io_uring_submit(&w.io.ring);
+  // EINTR/EBUSY: what was not taken stays queued for next time.
+  w.io.queued.store(io_uring_sq_ready(&w.io.ring), std::memory_order_relaxed);
+}
+
 // Owner: submits an ASYNC_CANCEL for every queued cancellation, then marks them submitted.
 void drain_cancels(worker& w) {
   io_op* list = w.io.cancel_head.exchange(nullptr, std::memory_order_acq_rel);
   if (!list) return;
-  for (io_op* op = list; op; op = op->cancel_next_) {
-    io_uring_sqe* sqe = get_sqe(w);
-    io_uring_prep_cancel(sqe, op, 0);
-    io_uring_sqe_set_data64(sqe, tag_ignore);
+  {
+    spin_guard g(w.io.sq_mu);
+    for (io_op* op = list; op; op = op->cancel_next_) {
+      io_uring_sqe* sqe = get_sqe(w);
+      io_uring_prep_cancel(sqe, op, 0);
+      io_uring_sqe_set_data64(sqe, tag_ignore);
+    }
+    // Once submit returns, the kernel has looked the requests up: no cancel is still keyed by
+    // an address whose coroutine may go on to reuse it.
+    int n;
+    do {
+      n = io_uring_submit(&w.io.ring);
+    } while (n == -EINTR || n == -EAGAIN || n == -EBUSY);
+    w.io.queued.store(io_uring_sq_ready(&w.io.ring), std::memory_order_relaxed);
   }
-  // Once submit returns, the kernel has looked the requests up: no cancel is still keyed by an
-  // address whose coroutine may go on to reuse it.
-  int n;
-  do {
-    n = io_uring_submit(&w.io.ring);
-  } while (n == -EINTR || n == -EAGAIN || n == -EBUSY);
   for (io_op* op = list; op;) {
     io_op* next = op->cancel_next_;
     op->state_.store(3, std::memory_order_release);  // last touch
@@ -233,16 +285,23 @@ void drain_cancels(worker& w) {
   }
 }
 
-void submit_pending(worker& w) {
-  if (io_uring_sq_ready(&w.io.ring) == 0) return;
-  io_uring_submit(&w.io.ring);  // EINTR/EBUSY: what was not taken stays queued for next time
+// Any worker. The owner waits for the lock; others only try (the owner may be submitting).
+void submit_pending(worker& w, bool owner) {
+  if (w.io.queued.load(std::memory_order_relaxed) == 0) return;
+  if (owner) {
+    spin_guard g(w.io.sq_mu);
+    submit_locked(w);
+  } else if (w.io.sq_mu.try_lock()) {
+    submit_locked(w);
+    w.io.sq_mu.unlock();
+  }
 }
 
 }  // namespace
 
 bool scheduler::io_reap(worker& reaper, worker& owner) {
   io_ring& r = owner.io;
-  if (io_uring_cq_ready(&r.ring) == 0) return false;
+  if (cq_ready(r.ring) == 0) return false;
   if (!r.cq_mu.try_lock()) return false;
   if (&reaper != &owner && r.waiting.load(std::memory_order_relaxed) != 0) {
     r.cq_mu.unlock();  // the owner waits in the ring and reaps its own (see io_wait)
@@ -261,6 +320,7 @@ bool scheduler::io_reap(worker& reaper, worker& owner) {
       continue;
     }
     auto* op = reinterpret_cast<io_op*>(tag);
+    GORO_TSAN_ACQUIRE(op);
     coroutine* co = op->co_;
     op->res_ = cqe->res;  // published by ready()'s release
     ++done;
@@ -276,14 +336,17 @@ bool scheduler::io_reap(worker& reaper, worker& owner) {
 bool scheduler::io_poll(worker& w) {
   io_ring& r = w.io;
   if (r.cancel_head.load(std::memory_order_relaxed)) drain_cancels(w);
-  submit_pending(w);
+  submit_pending(w, true);
   if (io_uring_cq_has_overflow(&r.ring)) io_uring_get_events(&r.ring);
   return io_reap(w, w);
 }
 
 bool scheduler::io_reap_all(worker& w) {
   bool any = false;
-  for (auto& v : workers_) any |= io_reap(w, *v);
+  for (auto& v : workers_) {
+    if (v.get() != &w) submit_pending(*v, false);
+    any |= io_reap(w, *v);
+  }
   return any;
 }
 
@@ -297,27 +360,33 @@ void scheduler::io_wait(worker& w, std::int64_t deadline) {
     spin_guard lk(r.cq_mu);
     r.waiting.store(1, std::memory_order_seq_cst);
     bool ready_now = r.cancel_head.load(std::memory_order_seq_cst) != nullptr ||
-                     io_uring_cq_ready(&r.ring) != 0;
-    if (!ready_now && !r.efd_armed.load(std::memory_order_relaxed)) {
+                     cq_ready(r.ring) != 0;
+    if (ready_now) {  // something to serve already: do not wait
+      r.waiting.store(0, std::memory_order_relaxed);
+      return;
+    }
+    spin_guard sq(r.sq_mu);
+    if (!r.efd_armed.load(std::memory_order_relaxed)) {
       io_uring_sqe* sqe = get_sqe(w);
       io_uring_prep_read(sqe, r.efd, &r.efd_buf, sizeof r.efd_buf, 0);
       io_uring_sqe_set_data64(sqe, tag_efd);
       r.efd_armed.store(true, std::memory_order_relaxed);
     }
-    if (ready_now) {  // something to serve already: do not wait
-      r.waiting.store(0, std::memory_order_relaxed);
-      return;
-    }
+    submit_locked(w);
   }
-  io_uring_cqe* cqe = nullptr;
-  if (deadline == INT64_MAX) {
-    io_uring_submit_and_wait_timeout(&r.ring, &cqe, 1, nullptr, nullptr);
-  } else {
+  // Wait for one completion, with the deadline as the timeout (IORING_ENTER_EXT_ARG); submits
+  // nothing, so it needs no lock.
+  io_uring_getevents_arg arg{};
+  __kernel_timespec ts{};
+  if (deadline != INT64_MAX) {
     std::int64_t left = deadline - now_ns();
     if (left < 0) left = 0;
-    __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
-    io_uring_submit_and_wait_timeout(&r.ring, &cqe, 1, &ts, nullptr);
+    ts.tv_sec = left / 1'000'000'000;
+    ts.tv_nsec = left % 1'000'000'000;
+    arg.ts = reinterpret_cast<std::uint64_t>(&ts);
   }
+  ::syscall(__NR_io_uring_enter, r.ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+            &arg, sizeof arg);
   r.waiting.store(0, std::memory_order_relaxed);
 }
 

@@ -4,7 +4,12 @@
 #include <goro/channels/chan.hpp>
 #include <goro/channels/select.hpp>
 #include <goro/runtime/blocking.hpp>
+#include <goro/runtime/context.hpp>
+#include <goro/runtime/errgroup.hpp>
+#include <goro/runtime/error.hpp>
+#include <goro/runtime/fs.hpp>
 #include <goro/runtime/go.hpp>
+#include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>
 #include <goro/runtime/stats.hpp>
 #include <goro/runtime/sync.hpp>

@@ -1,0 +1,275 @@
+// goro/runtime/context.hpp: Go's context package: cancellation and deadlines that flow down a
+// tree of contexts, for coroutines and plain threads alike.
+//
+//   auto [ctx, cancel] = goro::with_timeout(goro::context::background(), 2s);
+//   goro::go(worker, ctx);                       // contexts are cheap handles: copy them
+//   ...
+//   cancel();                                    // always call it (idempotent): stops the timer
+//
+//   void worker(goro::context ctx) {
+//     for (;;) {
+//       std::size_t i = goro::select(goro::on_recv(jobs, [&](std::optional<Job> j) { if (j) run(*j); }),
+//                                    goro::on_recv(ctx.done()));
+//       if (i == 1) return;                      // ctx.err(): canceled or deadline_exceeded
+//     }
+//   }
+//
+//   if (auto ec = goro::sleep_for(ctx, 100ms)) return ec;    // a sleep that cancellation ends
+//   std::stop_callback cb(ctx.stop_token(), [&] { sock.abort(); });  // for code that blocks
+//
+// Semantics are Go's:
+//   - background() (also context{}) is never cancelled and has no deadline; its done() is the
+//     nil channel (a select case on it never fires).
+//   - with_cancel(parent) makes a child; with_deadline/with_timeout make a child whose deadline
+//     is the earlier of its own and its parent's. Each returns the child and its cancel_func.
+//   - A context is done once: cancelled (its cancel_func, or an ancestor's), or its deadline
+//     passed. From then on err() is goro::errc::canceled ("context canceled") or
+//     goro::errc::deadline_exceeded ("context deadline exceeded"): the first cause wins and never
+//     changes. Cancelling a parent cancels every descendant with the parent's err(); cancelling a
+//     child never touches its parent. A child of a done parent is done at once, and so is a
+//     context whose deadline has already passed.
+//   - done() is closed when the context becomes done, after err() is set: a coroutine woken by
+//     it always sees err() != {}. stop_token() is requested after done() is closed.
+//   - When a cancel_func returns, its context is done and done() is closed. Its descendants are
+//     done by then too, unless a concurrent cancel of the same context (another caller, or the
+//     deadline) won the race and is still propagating; then they follow a moment later (Go's
+//     behaviour as well). is_done() may turn true a moment before done() is closed.
+//   - Call the cancel_func when the work is over, as in Go: it stops the deadline timer and
+//     unregisters the child from its parent at once. (A child dropped without cancel is
+//     unregistered when its last handle goes; an armed timer holds it until it fires.)
+//
+// Everything here is callable concurrently from coroutines on any worker and from plain threads.
+// Deadlines are timers on the scheduler's heaps (see time.hpp): they need a running runtime.
+// with_deadline/with_timeout with a deadline still ahead (and before the parent's) throw
+// std::logic_error outside goro::run. A timer still armed when goro::run returns is abandoned:
+// that context then stays live past its deadline (do not carry contexts from one run into the
+// next). Stop callbacks registered on stop_token() run on the thread that cancels (possibly a
+// worker firing the deadline timer): keep them short and never block or park in them.
+//
+// Internals: docs/architecture.md, "Contexts" (state, lock order, propagation, the timer).
+#pragma once
+
+#include <goro/channels/chan.hpp>
+#include <goro/runtime/error.hpp>
+#include <goro/sched/config.hpp>
+#include <goro/sched/sched.hpp>
+#include <goro/sched/spin_lock.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <stop_token>
+#include <system_error>
+#include <utility>
+#include <variant>
+
+namespace goro {
+
+class context;
+class cancel_func;
+
+namespace detail {
+
+inline constexpr std::int64_t no_deadline = std::numeric_limits<std::int64_t>::max();
+
+// now_ns() + d, saturating at no_deadline - 1 (a far deadline such as hours::max() is "never",
+// not a signed overflow); a negative d gives a time in the past.
+template <class Rep, class Period>
+std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) noexcept {
+  const std::int64_t now = sched::now_ns();
+  const std::chrono::duration<long double, std::nano> dn(d);
+  const long double room = static_cast<long double>(no_deadline - 1 - now);
+  if (dn.count() >= room) return no_deadline - 1;
+  if (dn.count() <= -static_cast<long double>(now)) return 0;
+  return now + static_cast<std::int64_t>(dn.count());
+}
+
+// The shared state of one context made by with_cancel/with_deadline (background has none).
+// Reference counted: one reference per context and cancel_func handle, one per child (a child
+// holds its parent), one while the deadline timer is armed. A parent does not hold its children:
+// it lists them (to cancel them), and a child leaving the list (cancelled, or freed) unlinks
+// itself under the parent's lock. See context.cpp for the protocol.
+//
+// Lock order: a node's mu_ is never held together with another node's mu_ (registering with a
+// parent and unlinking from it take only the parent's; cancelling takes each node's in turn).
+// Under mu_ the node may take the heap's lock (arming its timer) and its done channel's lock
+// (closing it): both are leaves.
+class context_node final : public sched::timer {
+ public:
+  // A child of parent (nullptr: of background) with the given deadline (already the min of its
+  // own and the parent's; no_deadline: none). One reference, the caller's. Not yet registered.
+  context_node(context_node* parent, std::int64_t deadline);
+
+  void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // Drops a reference; the last one frees the node, then drops its reference to the parent (a
+  // loop, not a recursion: a long chain of contexts cannot overflow a coroutine stack).
+  static void unref(context_node* n) noexcept;
+
+  // 0 while live, else the goro::errc value. Acquire: pairs with the release store in cancel, so
+  // whoever sees the error also sees everything the canceller wrote before cancelling.
+  int err_value() const noexcept { return err_.load(std::memory_order_acquire); }
+  std::int64_t deadline_ns() const noexcept { return deadline_; }
+  recv_chan<std::monostate> done() const noexcept { return done_; }
+  std::stop_token stop_token();
+
+  // Registers with the parent, or, if the parent is already done, cancels this with the
+  // parent's error. Called once, right after construction.
+  void attach();
+  // Arms the deadline timer unless the node is already done. Throws std::logic_error without a
+  // running runtime (taking no reference: the caller's, dropped, frees and unregisters the node).
+  void arm();
+  // Cancels this node (if still live) and all its descendants with e; remove_from_parent
+  // unregisters it from its parent (a cancel_func does; a parent's cancel has already).
+  void cancel(errc e, bool remove_from_parent) noexcept;
+
+  std::size_t child_count() noexcept;
+
+  void fire() noexcept override;     // the deadline: cancel with deadline_exceeded
+  void abandon() noexcept override;  // the runtime stopped with the timer armed
+
+ private:
+  ~context_node() = default;
+  bool try_ref() noexcept;
+  // The critical section of a cancel: returns false if the node was already done. The children
+  // that could be referenced are pushed on *work (through cancel_next_), each with a reference.
+  bool cancel_one(errc e, context_node** work) noexcept;
+  void unlink_from_parent() noexcept;
+
+  std::atomic<int> refs_{1};
+  std::atomic<int> err_{0};                // written under mu_, read anywhere
+  context_node* const parent_;             // a reference held for the node's life
+  const std::int64_t deadline_;            // no_deadline: none
+  chan<std::monostate> done_{0};           // closed (under mu_) by the cancel that wins; the
+                                           // handle itself never changes
+
+  sched::spin_lock mu_;
+  context_node* first_child_ GORO_GUARDED_BY(mu_) = nullptr;
+  std::size_t nchildren_ GORO_GUARDED_BY(mu_) = 0;
+  std::stop_source stop_ GORO_GUARDED_BY(mu_){std::nostopstate};  // made on first stop_token()
+
+  // This node's membership in parent_'s child list: guarded by parent_->mu_.
+  context_node* prev_sib_ = nullptr;
+  context_node* next_sib_ = nullptr;
+  bool linked_ = false;
+  // Owned by the one canceller that took a reference to this node from its parent's list.
+  context_node* cancel_next_ = nullptr;
+};
+
+// A counted reference to a node (nullptr: background).
+class node_ref {
+ public:
+  node_ref() noexcept = default;
+  explicit node_ref(context_node* n) noexcept : n_(n) {}  // adopts a reference
+  node_ref(const node_ref& o) noexcept : n_(o.n_) {
+    if (n_) n_->ref();
+  }
+  node_ref(node_ref&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+  node_ref& operator=(node_ref o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  ~node_ref() {
+    if (n_) context_node::unref(n_);
+  }
+  context_node* get() const noexcept { return n_; }
+
+ private:
+  context_node* n_ = nullptr;
+};
+
+std::pair<context, cancel_func> make_child(const context& parent, std::int64_t deadline);
+inline std::size_t context_child_count(const context& c) noexcept;
+std::error_code sleep_until_ns(const context& ctx, std::int64_t when);
+
+}  // namespace detail
+
+// A context: a cheap copyable handle (one reference-counted pointer), Go's context.Context.
+class context {
+ public:
+  context() noexcept = default;  // background()
+  static context background() noexcept { return context(); }
+
+  // Closed when the context becomes done. Background: the nil channel, never closed.
+  recv_chan<std::monostate> done() const noexcept { return n_.get() ? n_.get()->done() : recv_chan<std::monostate>(); }
+  // {} while live; then goro::errc::canceled or goro::errc::deadline_exceeded, fixed.
+  std::error_code err() const noexcept {
+    const int e = n_.get() ? n_.get()->err_value() : 0;
+    return e ? make_error_code(static_cast<errc>(e)) : std::error_code();
+  }
+  // The earliest deadline of this context and its ancestors, if any.
+  std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept {
+    if (!n_.get() || n_.get()->deadline_ns() == detail::no_deadline) return std::nullopt;
+    return std::chrono::steady_clock::time_point(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::nanoseconds(n_.get()->deadline_ns())));
+  }
+  // err() != {}: one atomic load.
+  bool is_done() const noexcept { return n_.get() && n_.get()->err_value() != 0; }
+  // Requested when the context becomes done, after err() is set and done() closed (at once if it
+  // already is). Background: a token whose stop is never possible.
+  std::stop_token stop_token() const { return n_.get() ? n_.get()->stop_token() : std::stop_token(); }
+
+ private:
+  friend class cancel_func;
+  friend std::pair<context, cancel_func> detail::make_child(const context&, std::int64_t);
+  friend std::size_t detail::context_child_count(const context&) noexcept;
+  explicit context(detail::node_ref n) noexcept : n_(std::move(n)) {}
+  detail::node_ref n_;
+};
+
+// Cancels its context (and all the context's descendants) with goro::errc::canceled, stops its
+// deadline timer and unregisters it from its parent. Idempotent; callable from any coroutine or
+// thread; copies cancel the same context. A default-constructed one does nothing.
+class cancel_func {
+ public:
+  cancel_func() noexcept = default;
+  void operator()() const noexcept {
+    if (n_.get()) n_.get()->cancel(errc::canceled, true);
+  }
+
+ private:
+  friend std::pair<context, cancel_func> detail::make_child(const context&, std::int64_t);
+  explicit cancel_func(detail::node_ref n) noexcept : n_(std::move(n)) {}
+  detail::node_ref n_;
+};
+
+// A child that is done when cancel is called or when parent is done.
+inline std::pair<context, cancel_func> with_cancel(const context& parent) {
+  return detail::make_child(parent, detail::no_deadline);
+}
+
+// A child that is also done (deadline_exceeded) at d; its deadline() is min(d, parent's). If d is
+// not before the parent's deadline it is with_cancel(parent) (the parent's deadline comes first).
+// d already past: done at once. A timer is needed otherwise, hence a running runtime
+// (std::logic_error outside goro::run).
+inline std::pair<context, cancel_func> with_deadline(const context& parent, std::chrono::steady_clock::time_point d) {
+  return detail::make_child(parent, std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count());
+}
+
+// with_deadline(parent, now + d).
+template <class Rep, class Period>
+std::pair<context, cancel_func> with_timeout(const context& parent, std::chrono::duration<Rep, Period> d) {
+  return detail::make_child(parent, detail::deadline_after(d));
+}
+
+// Sleeps until t, or until ctx is done: returns {} after the full sleep, ctx.err() as soon as ctx
+// is done (at once if it already is). Parks a coroutine; on a plain thread, blocks the thread.
+// A time already past returns {} at once (after a yield), unless ctx is done.
+inline std::error_code sleep_until(const context& ctx, std::chrono::steady_clock::time_point t) {
+  return detail::sleep_until_ns(ctx, std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+template <class Rep, class Period>
+std::error_code sleep_for(const context& ctx, std::chrono::duration<Rep, Period> d) {
+  return detail::sleep_until_ns(ctx, detail::deadline_after(d));
+}
+
+namespace detail {
+// Diagnostics (tests): how many children are registered with c right now (0 for background).
+inline std::size_t context_child_count(const context& c) noexcept {
+  return c.n_.get() ? c.n_.get()->child_count() : 0;
+}
+}  // namespace detail
+
+}  // namespace goro
