@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 #include <goro/goro.hpp>
 
+#include <vector>
+
 #include "support.hpp"
 
 using goro_test::contains;
@@ -42,4 +44,84 @@ TEST_CASE("an exception nobody can observe (handle dropped) is a panic and not s
   INFO("stderr: " << r.err);
   CHECK(r.exit_code == 2);
   CHECK(contains(r.err, "panic: std::out_of_range: index 9 past the end"));
+}
+
+// ---- safety nets: deadlock detection and goroutine dumps ----
+
+TEST_CASE("deadlock: every coroutine blocked is reported as Go reports it, with what each waits on") {
+  auto r = goro_test::run_crash_helper({"deadlock"});
+  CHECK(r.exit_code == 2);
+  CHECK(goro_test::contains(r.err, "fatal error: all goroutines are asleep - deadlock!"));
+  CHECK(goro_test::contains(r.err, "goroutine 1 [chan receive] \"main\""));
+  CHECK(goro_test::contains(r.err, "[chan send] \"stuck-sender\""));
+  CHECK(goro_test::contains(r.err, "[sync.Mutex.Lock] \"stuck-locker\""));
+  CHECK_FALSE(goro_test::contains(r.err, "the receive returned"));
+}
+
+TEST_CASE("deadlock: waiting on a timer, a blocking call or pending I/O is not a deadlock") {
+  auto r = goro_test::run_crash_helper({"no_deadlock"});
+  CHECK(r.exit_code == 0);
+  CHECK(goro_test::contains(r.err, "survived (read 2: x)"));
+  CHECK_FALSE(goro_test::contains(r.err, "deadlock"));
+}
+
+TEST_CASE("dump: SIGQUIT prints every coroutine and its wait, then exits 2") {
+  auto r = goro_test::run_crash_helper({"sigquit"});
+  CHECK(r.exit_code == 2);
+  CHECK(goro_test::contains(r.err, "SIGQUIT: quit"));
+  CHECK(goro_test::contains(r.err, "goroutine 1 [sleep] \"main\""));
+  CHECK(goro_test::contains(r.err, "[chan receive] \"parked-reader\""));
+  CHECK_FALSE(goro_test::contains(r.err, "did not end"));
+}
+
+TEST_CASE("dump: goroutine_dump() lists live coroutines by id with their names and waits") {
+  std::string d, after;
+  goro::run([&] {
+    goro::chan<int> gate;
+    goro::mutex m;
+    m.lock();
+    goro::wait_group wg;
+    wg.add(2);
+    auto h1 = goro::spawn(goro::spawn_options{.name = "gate-keeper"}, [gate, &wg]() mutable {
+      wg.done();
+      return gate.recv().has_value();
+    });
+    auto h2 = goro::spawn(goro::spawn_options{.name = "lock-waiter"}, [&m, &wg] {
+      wg.done();
+      m.lock();
+      m.unlock();
+      return true;
+    });
+    wg.wait();
+    for (int i = 0; i < 100; ++i) goro::yield();
+    goro::sleep_for(std::chrono::milliseconds(20));  // both are parked by now
+    d = goro::sched::goroutine_dump();
+    gate.close();
+    m.unlock();
+    (void)h1.get();
+    (void)h2.get();
+    goro::sleep_for(std::chrono::milliseconds(20));
+    after = goro::sched::goroutine_dump();
+  });
+  CHECK(goro_test::contains(d, "goroutine 1 [runnable] \"main\""));
+  CHECK(goro_test::contains(d, "[chan receive] \"gate-keeper\""));
+  CHECK(goro_test::contains(d, "[sync.Mutex.Lock] \"lock-waiter\""));
+  CHECK_FALSE(goro_test::contains(after, "gate-keeper"));
+  CHECK_FALSE(goro_test::contains(after, "lock-waiter"));
+  CHECK(goro::sched::goroutine_dump().empty());  // no runtime
+}
+
+TEST_CASE("stats: alive coroutines and I/O counters are readable from the program") {
+  goro::sched::stats s{};
+  goro::run([&] {
+    goro::chan<int> c;
+    std::vector<goro::join_handle<bool>> hs;
+    for (int i = 0; i < 10; ++i) hs.push_back(goro::spawn([c]() mutable { return c.recv().has_value(); }));
+    goro::yield();
+    s = goro::sched::get_stats();
+    c.close();
+    for (auto& h : hs) (void)h.get();
+  });
+  CHECK(s.spawned - s.finished >= 11);  // main and the ten receivers
+  CHECK(s.workers >= 1);
 }

@@ -17,7 +17,7 @@ void block_forever() {
   // Nobody holds this waiter's address, so nothing can wake it. (The deadlock detector, when
   // every coroutine is parked, is what reports a program stuck here.)
   sched::waiter w;
-  for (;;) w.wait();
+  for (;;) w.wait("chan (nil or select with no cases), forever");
 }
 
 void chan_core::close() {
@@ -160,7 +160,7 @@ std::size_t select_run(select_case** cases, std::size_t n, bool has_default, voi
     (c->is_send ? c->core->sendq : c->core->recvq).push_back(&c->node);
   }
   unlock_all(locks, nlocks);
-  w.wait();
+  w.wait("select");
 
   // 4. Woken by the winner's waker, which unlinked the winning node. Unlink the rest (a node
   //    may already be gone: a waker that lost the claim drops the stale node it popped).

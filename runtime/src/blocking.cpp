@@ -8,6 +8,9 @@
 // `idle_timeout` without work.
 //
 // Lock order: `mu` is a leaf; jobs run (and wake their coroutine) without it.
+// The deadlock detector is told of the pool's threads and of each job from submission until it
+// has run (sched::note_helper_threads / note_outside_wakers): a coroutine waiting for a job is
+// not deadlocked.
 #include <goro/runtime/blocking.hpp>
 
 #include <chrono>
@@ -30,12 +33,14 @@ class blocking_pool {
       head_ = j;
     tail_ = j;
     ++queued_;
+    sched::note_outside_wakers(1);  // until the job has run: it will wake its coroutine
     // Idle threads that were notified but have not woken yet still count in idle_: compare with
     // the queue's length, or a burst of jobs would all go to the one thread notified first.
     if (idle_ >= queued_) {
       cv_.notify_one();
     } else if (threads_ < max_threads) {
       ++threads_;
+      sched::note_helper_threads(1);
       std::thread([this] { serve(); }).detach();
     }
   }
@@ -53,6 +58,7 @@ class blocking_pool {
         --idle_;
         if (!got) {
           --threads_;
+          sched::note_helper_threads(-1);
           return;
         }
       }
@@ -62,6 +68,7 @@ class blocking_pool {
       --queued_;
       lk.unlock();
       j->run();
+      sched::note_outside_wakers(-1);
       lk.lock();
     }
   }

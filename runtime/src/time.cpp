@@ -25,7 +25,7 @@ void sleep_until_ns(std::int64_t when) {
     return;
   }
   sched::add_timer(&s, when);
-  s.w.wait();
+  s.w.wait("sleep");
 }
 
 namespace {

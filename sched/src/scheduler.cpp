@@ -57,8 +57,12 @@
 #include <cxxabi.h>
 #include <immintrin.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <climits>
 #include <cstdio>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -84,6 +88,49 @@ constexpr std::size_t co_cache_batch = 64;
 constexpr std::uint64_t id_block = 1024;
 
 std::atomic<scheduler*> g_sched{nullptr};
+std::atomic<bool> g_sigquit{false};
+std::atomic<long> g_helper_threads{0};   // note_helper_threads
+std::atomic<long> g_outside_wakers{0};   // note_outside_wakers
+
+// Threads in this process now (/proc/self/stat, field 20).
+long process_threads() noexcept {
+  FILE* f = std::fopen("/proc/self/stat", "r");
+  if (!f) return LONG_MAX;
+  char buf[1024];
+  std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the command name may contain spaces
+  if (!p) return LONG_MAX;
+  int field = 2;
+  for (; *p && field < 20; ++p)
+    if (*p == ' ') ++field;
+  return std::strtol(p, nullptr, 10);
+}
+
+// SIGQUIT: flag it and wake the monitor, which prints the dump. With no runtime running, the
+// default action (core dump) as if we had never been here.
+void on_sigquit(int) {
+  scheduler* s = g_sched.load(std::memory_order_acquire);
+  if (!s) {
+    ::signal(SIGQUIT, SIG_DFL);
+    ::raise(SIGQUIT);
+    return;
+  }
+  g_sigquit.store(true, std::memory_order_release);
+  futex_wake(&s->monitor_word());
+}
+
+void install_sigquit_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = on_sigquit;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    ::sigaction(SIGQUIT, &sa, nullptr);
+  });
+}
 stats g_last_stats{};  // the last runtime's final counters, for get_stats() after run() returns
 
 inline void cpu_relax(int n) noexcept {
@@ -257,7 +304,11 @@ coroutine* scheduler::alloc_coroutine(worker* w) {
 }
 
 void scheduler::free_coroutine(worker* w, coroutine* co) {
-  co->name.clear();
+  {
+    spin_guard g(co->meta_mu);
+    co->alive = false;
+    co->name.clear();
+  }
   w->free_cos.push_back(co);
   if (w->free_cos.size() >= 2 * co_cache_batch) {
     lock_guard lk(co_mu_);
@@ -724,13 +775,36 @@ void scheduler::finish(worker& w, coroutine* co) {
 // the wake-up protocol on its behalf, so an idle worker comes to steal (run-next included, on its
 // last round). The tick is 1 ms while there is activity and backs off to 10 ms after 50 quiet
 // ticks, so an idle runtime costs about a hundred short wake-ups a second.
+//
+// Its other duties: the goroutine dump a SIGQUIT asks for (the signal handler only sets a flag
+// and wakes the monitor: nothing in a dump is async-signal-safe), and deadlock detection.
 void scheduler::monitor() {
   const unsigned nw = workers();
   std::vector<std::uint64_t> last(nw, ~std::uint64_t{0});
   unsigned quiet = 0;
+  int dead_ticks = 0;
   while (monitor_stop_.load(std::memory_order_acquire) == 0) {
     timespec tick{0, quiet < 50 ? 1'000'000 : 10'000'000};
     futex_wait(&monitor_stop_, 0, &tick);
+    if (g_sigquit.load(std::memory_order_acquire)) {
+      std::fflush(stdout);
+      std::string d = dump();
+      std::fprintf(stderr, "SIGQUIT: quit\n\n%s", d.c_str());
+      std::fflush(stderr);
+      std::_Exit(2);
+    }
+    // A deadlock must be seen on two ticks in a row with no switch in between.
+    if (quiet >= 2 && deadlocked()) {
+      if (++dead_ticks >= 2) {
+        std::fflush(stdout);
+        std::string d = dump();
+        std::fprintf(stderr, "fatal error: all goroutines are asleep - deadlock!\n\n%s", d.c_str());
+        std::fflush(stderr);
+        std::_Exit(2);
+      }
+    } else {
+      dead_ticks = 0;
+    }
     bool busy = false;
     for (unsigned i = 0; i < nw; ++i) {
       worker& v = *workers_[i];
@@ -746,6 +820,59 @@ void scheduler::monitor() {
     }
     quiet = busy ? 0 : quiet + 1;
   }
+}
+
+// ---- safety nets ----
+// Deadlock: every worker is on the idle list (so none is running a coroutine, and none can
+// until something wakes it), nothing is queued, no timer is armed, no I/O request is in flight
+// or waiting to be reaped, no outside party (the blocking pool) owes a coroutine a wake-up, no
+// foreign thread is inside enqueue(), and the process has no thread but the runtime's own: any
+// other thread could still ready a coroutine (send on a channel), so its mere existence rules a
+// deadlock out. idle_mu_ orders this check after the workers' W1 steps.
+bool scheduler::deadlocked() {
+  if (stopping_.load(std::memory_order_relaxed)) return false;
+  {
+    lock_guard lk(idle_mu_);
+    if (idle_.size() != workers_.size()) return false;
+  }
+  if (gq_size_.load(std::memory_order_acquire) != 0) return false;
+  if (g_outside_wakers.load(std::memory_order_acquire) != 0) return false;
+  if (foreign_in_flight_.load(std::memory_order_acquire) != 0) return false;
+  for (auto& v : workers_) {
+    if (!v->q.empty() || v->runnext.load(std::memory_order_acquire) != nullptr) return false;
+    if (v->timers.next.load(std::memory_order_acquire) != INT64_MAX) return false;
+    if (v->io.inflight.load(std::memory_order_acquire) != 0) return false;
+  }
+  // Threads: the workers, the monitor, the runtime's helpers (and TSan's background thread).
+  const long expected = static_cast<long>(workers_.size()) + 1 +
+                        g_helper_threads.load(std::memory_order_acquire) + (GORO_TSAN ? 1 : 0);
+  return process_threads() <= expected;
+}
+
+std::string scheduler::dump() {
+  struct line {
+    std::uint64_t id;
+    std::string text;
+  };
+  std::vector<line> lines;
+  {
+    lock_guard lk(co_mu_);
+    for (auto& slab : co_slabs_) {
+      for (std::size_t i = 0; i < co_slab_size; ++i) {
+        coroutine& c = slab[i];
+        spin_guard g(c.meta_mu);
+        if (!c.alive) continue;
+        const char* reason = c.wait_reason.load(std::memory_order_relaxed);
+        std::string t = "goroutine " + std::to_string(c.id) + " [" + (reason ? reason : "runnable") + "]";
+        if (!c.name.empty()) t += " \"" + c.name + "\"";
+        lines.push_back({c.id, std::move(t)});
+      }
+    }
+  }
+  std::sort(lines.begin(), lines.end(), [](const line& a, const line& b) { return a.id < b.id; });
+  std::string out;
+  for (auto& l : lines) out += l.text + "\n";
+  return out;
 }
 
 void scheduler::loop(worker& w) {
@@ -768,8 +895,12 @@ void scheduler::run_main(task* main) {
   worker& w0 = *workers_[0];
   coroutine* co = alloc_coroutine(nullptr);
   co->body = main;
-  co->id = next_id(nullptr);  // 1: the first id of this runtime
-  co->name = "main";
+  {
+    spin_guard g(co->meta_mu);
+    co->id = next_id(nullptr);  // 1: the first id of this runtime
+    co->name = "main";
+    co->alive = true;
+  }
   co->stack_request = 0;
   main_co = co;
   w0.spawned.inc();
@@ -780,7 +911,7 @@ void scheduler::run_main(task* main) {
     worker& w = *workers_[i];
     w.thread = std::thread([this, &w] { worker_main(w); });
   }
-  if (workers_.size() > 1) monitor_thread_ = std::thread([this] { monitor(); });
+  monitor_thread_ = std::thread([this] { monitor(); });  // with one worker: dumps and deadlocks
   worker_main(w0);
   for (std::size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
   abandon_timers();  // timers of abandoned coroutines (and after()/tickers nobody stopped)
@@ -861,8 +992,13 @@ void start(task* t, const start_options& opts) {
   }
   coroutine* co = s->alloc_coroutine(w);
   co->body = t;
-  co->id = s->next_id(w);
-  if (opts.name) co->name.assign(opts.name);
+  {
+    spin_guard g(co->meta_mu);
+    co->id = s->next_id(w);
+    if (opts.name) co->name.assign(opts.name);
+    co->alive = true;
+  }
+  co->wait_reason.store(nullptr, std::memory_order_relaxed);
   co->stack_request = opts.stack_size;
   co->wake.store(wake_running, std::memory_order_relaxed);
   if (w)
@@ -872,7 +1008,7 @@ void start(task* t, const start_options& opts) {
   s->enqueue(co);
 }
 
-void park() {
+void park(const char* reason) {
   worker* w = current_worker();
   coroutine* co = w ? w->current : nullptr;
   if (!co) throw std::logic_error("goro::sched::park() called outside a coroutine");
@@ -884,8 +1020,9 @@ void park() {
     co->wake.store(wake_running, std::memory_order_relaxed);
     return;
   }
-  if (w->sched.switch_direct(*w, co, after_switch::park)) return;
-  switch_to_loop(after_switch::park);
+  co->wait_reason.store(reason ? reason : "waiting", std::memory_order_relaxed);
+  if (!w->sched.switch_direct(*w, co, after_switch::park)) switch_to_loop(after_switch::park);
+  co->wait_reason.store(nullptr, std::memory_order_relaxed);
 }
 
 void ready(coroutine* co) {
@@ -943,9 +1080,9 @@ void yield() {
 std::uint64_t id_of(const coroutine* co) noexcept { return co ? co->id : 0; }
 const char* name_of(const coroutine* co) noexcept { return co ? co->name.c_str() : ""; }
 
-void waiter::wait() {
+void waiter::wait(const char* reason) {
   if (co_) {
-    park();
+    park(reason);
     return;
   }
   while (futex_.load(std::memory_order_acquire) == 0) futex_wait(&futex_, 0);
@@ -978,6 +1115,7 @@ void run(const config& cfg, task* main) {
     throw std::logic_error("goro::run: a goro runtime is already running in this process");
   scheduler s(cfg, resolve_workers(cfg.workers));
   install_overflow_handler();
+  install_sigquit_handler();
   scheduler* expected = nullptr;
   if (!g_sched.compare_exchange_strong(expected, &s, std::memory_order_acq_rel))
     throw std::logic_error("goro::run: a goro runtime is already running in this process");
@@ -985,6 +1123,18 @@ void run(const config& cfg, task* main) {
   s.wait_foreign_wakers();
   g_last_stats = s.collect_stats();
   g_sched.store(nullptr, std::memory_order_release);
+}
+
+std::string goroutine_dump() {
+  if (scheduler* s = current_scheduler()) return s->dump();
+  return {};
+}
+
+void note_helper_threads(int delta) noexcept {
+  g_helper_threads.fetch_add(delta, std::memory_order_acq_rel);
+}
+void note_outside_wakers(int delta) noexcept {
+  g_outside_wakers.fetch_add(delta, std::memory_order_acq_rel);
 }
 
 stats get_stats() noexcept {

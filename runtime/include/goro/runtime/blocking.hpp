@@ -64,7 +64,7 @@ std::invoke_result_t<F&&, Args&&...> blocking(F&& f, Args&&... args) {
     }
   } j(std::forward<F>(f), std::forward<Args>(args)...);
   detail::submit_blocking(&j);
-  j.w.wait();
+  j.w.wait("goro::blocking");
   if (j.error) std::rethrow_exception(j.error);
   if constexpr (std::is_reference_v<R>)
     return static_cast<R>(j.result->get());

@@ -61,7 +61,7 @@ class join_state : public sched::task, public sched::pooled {
     std::uintptr_t expected = 0;
     if (done_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&w),
                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
-      w.wait();
+      w.wait("join");
     }
     // else expected == 1: finished between the load and the CAS.
   }

@@ -82,7 +82,10 @@ void start(task* t, const start_options& opts = {});
 // handed over, a "closed" flag) happens-before the parked coroutine's return from park(): either
 // through the NOTIFIED permit (release in ready, acquire in park), or through the run queue
 // (ready's enqueue is a release, the worker's dequeue an acquire).
-void park();
+//
+// `reason` says what the coroutine waits for ("chan receive", "sync.Mutex.Lock", "sleep", "IO
+// wait"...): a static string shown by goroutine dumps and the deadlock report.
+void park(const char* reason = nullptr);
 void ready(coroutine* co);
 
 // The calling coroutine, or nullptr on a thread that is not running a coroutine.
@@ -117,7 +120,7 @@ class waiter {
   waiter(const waiter&) = delete;
   waiter& operator=(const waiter&) = delete;
 
-  void wait();
+  void wait(const char* reason = nullptr);  // reason: as for park()
   void wake() noexcept;
   coroutine* co() const noexcept { return co_; }
 
@@ -197,9 +200,27 @@ void run(const config& cfg, task* main);
 // Resolves the worker count: cfg.workers, else $GOMAXPROCS, else hardware_concurrency().
 unsigned resolve_workers(unsigned requested);
 
+// ---- diagnostics ----------------------------------------------------------------------------
+//
+// A goroutine dump: one line per live coroutine, Go's format:
+//   goroutine 7 [chan receive] "worker-3"
+//   goroutine 1 [runnable] "main"
+// States: runnable (running or queued), or the reason it parked. The process prints one on
+// SIGQUIT (then exits with code 2, as Go does) and when it detects a deadlock. A dump taken
+// while coroutines run is a snapshot: each line is consistent, the set may be a moment old.
+std::string goroutine_dump();
+
+// The deadlock detector (see "Safety nets" in docs/architecture.md) declares a deadlock when
+// every worker is idle with nothing queued, no timer armed, no I/O in flight, no call pending
+// on an outside party that will wake a coroutine, and no thread in the process besides the
+// runtime's own (a plain thread could still send on a channel). Runtime helper threads and the
+// calls they carry are announced here (the goro::blocking pool does).
+void note_helper_threads(int delta) noexcept;  // threads that belong to the runtime
+void note_outside_wakers(int delta) noexcept;  // pending calls that will ready a coroutine
+
 struct stats {
   std::uint64_t workers = 0;
-  std::uint64_t spawned = 0;      // coroutines started
+  std::uint64_t spawned = 0;      // coroutines started (alive = spawned - finished)
   std::uint64_t finished = 0;     // coroutines that returned
   std::uint64_t switches = 0;     // coroutine resumptions by a worker
   std::uint64_t steals = 0;       // successful steal operations

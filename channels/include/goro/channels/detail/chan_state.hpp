@@ -200,7 +200,7 @@ class chan_state final : public chan_core {
     n.elem = &v;
     sendq.push_back(&n);
     mu.unlock();
-    w.wait();
+    w.wait("chan send");
     if (!n.ok) throw_send_on_closed();  // closed while we waited
   }
 
@@ -230,7 +230,7 @@ class chan_state final : public chan_core {
     n.elem = &out;
     recvq.push_back(&n);
     mu.unlock();
-    w.wait();  // out was filled by a sender, or left empty by close()
+    w.wait("chan receive");  // out was filled by a sender, or left empty by close()
     return out;
   }
 
