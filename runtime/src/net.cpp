@@ -7,8 +7,11 @@
 // in progress, else the last operation to finish. So a descriptor number is never reused while
 // an operation could still pass it to the kernel.
 //
-// Lock order: the direction mutex (rmu/wmu), then mu. mu is a spin lock held only for a few
-// stores; io_op::cancel() is called under it (it never blocks).
+// Lock order: the direction mutex (rmu/wmu), then mu, then an op's deadline lock (set_deadline),
+// then the timer heap's. mu is a spin lock held only for a few stores; io_op::cancel() and
+// io_op::set_deadline() are called under it (neither parks). An op stays registered in ops[]
+// until after its run() has returned; a close() or deadline change that reaches it in between
+// finds it finished (state 5) and does nothing.
 //
 // Cancellation reasons (sched::io_op::cancel): io_timeout (the direction's deadline, armed by
 // io_op::run), reason_ctx (the context passed to the call, via std::stop_callback on its
@@ -223,16 +226,12 @@ struct ctx_canceller {
 }  // namespace
 
 long netfd::run(int d, const sched::io_args& a, const context* ctx, std::error_code& ec) {
-  const std::int64_t dl = deadline[d].load(std::memory_order_acquire);
-  if (dl != INT64_MAX && dl <= sched::now_ns()) {
-    ec = goro::errc::io_timeout;
-    return -1;
-  }
   if (ctx && ctx->is_done()) {
     ec = ctx->err();
     return -1;
   }
   sched::io_op op(a);
+  std::int64_t dl;
   {
     sched::spin_guard g(mu);
     if (closed) {
@@ -240,6 +239,15 @@ long netfd::run(int d, const sched::io_args& a, const context* ctx, std::error_c
       return -1;
     }
     ops[d] = &op;
+    // Read under mu, after registering: a set_*_deadline() either stored before this load, or
+    // finds the op registered and updates it (set_deadline).
+    dl = deadline[d].load(std::memory_order_acquire);
+  }
+  if (dl != INT64_MAX && dl <= sched::now_ns()) {
+    sched::spin_guard g(mu);
+    ops[d] = nullptr;
+    ec = goro::errc::io_timeout;
+    return -1;
   }
   int res;
   {
@@ -429,12 +437,20 @@ void conn::set_deadline(time_point t) noexcept {
   set_read_deadline(t);
   set_write_deadline(t);
 }
-void conn::set_read_deadline(time_point t) noexcept {
-  if (f_) f_->deadline[0].store(to_ns(t), std::memory_order_release);
+namespace {
+// Stores the direction's deadline and applies it to an operation in progress (Go: a deadline
+// set while a read waits applies to that read; one in the past ends it now).
+void apply_deadline(netfd* f, int d, time_point t) noexcept {
+  if (!f) return;
+  const std::int64_t ns = to_ns(t);
+  f->deadline[d].store(ns, std::memory_order_release);
+  sched::spin_guard g(f->mu);
+  if (f->ops[d]) f->ops[d]->set_deadline(ns);
 }
-void conn::set_write_deadline(time_point t) noexcept {
-  if (f_) f_->deadline[1].store(to_ns(t), std::memory_order_release);
-}
+}  // namespace
+
+void conn::set_read_deadline(time_point t) noexcept { apply_deadline(f_.get(), 0, t); }
+void conn::set_write_deadline(time_point t) noexcept { apply_deadline(f_.get(), 1, t); }
 
 void conn::shutdown(shutdown_how how, std::error_code& ec) noexcept {
   ec.clear();

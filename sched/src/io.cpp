@@ -163,18 +163,57 @@ int io_op::run(std::int64_t deadline) {
   }
   w->io.inflight.fetch_add(1, std::memory_order_relaxed);
   w->io_submitted.inc();
-  const bool timed = deadline != INT64_MAX;
-  if (timed) {
-    timer_.op = this;
-    add_timer(&timer_, deadline);
+  {
+    spin_guard g(dl_mu_);
+    started_ = true;
+    if (dl_set_) deadline = dl_;  // a set_deadline() that came before us wins
+    if (deadline != INT64_MAX) arm(deadline);
   }
   park(wait_reason(args_.kind));  // until the reaper readies us: res_ is set
-  if (timed && !cancel_timer(&timer_)) {
-    // It fired, or is firing on another worker: its fire() touches us until it returns.
-    while (!timer_.done.load(std::memory_order_acquire)) yield();
+  bool firing;
+  {
+    spin_guard g(dl_mu_);
+    finished_ = true;
+    firing = armed_ && !cancel_timer(&timer_);
+    armed_ = false;
   }
-  while (state_.load(std::memory_order_acquire) == 2) yield();  // see "Cancellation" above
+  // A fire() that has begun touches us until it returns.
+  if (firing) while (!timer_.done.load(std::memory_order_acquire)) yield();
+  // Finished: a later cancel() must find nothing to do. A cancel queued at the owner still holds
+  // our address: wait until the owner has submitted it (see "Cancellation" above).
+  for (;;) {
+    std::uint32_t st = state_.load(std::memory_order_acquire);
+    if (st == 1 && !state_.compare_exchange_weak(st, 5, std::memory_order_acq_rel)) continue;
+    if (st == 2) {
+      yield();
+      continue;
+    }
+    break;  // 1 -> 5 done, or 3 (a cancel was submitted; no other transition can follow)
+  }
   return res_;
+}
+
+void io_op::arm(std::int64_t when) {
+  timer_.op = this;
+  timer_.done.store(false, std::memory_order_relaxed);
+  add_timer(&timer_, when);
+  armed_ = true;
+}
+
+void io_op::set_deadline(std::int64_t when) noexcept {
+  if (when != INT64_MAX && when <= now_ns()) {
+    cancel(io_timeout);
+    return;
+  }
+  spin_guard g(dl_mu_);
+  dl_ = when;
+  dl_set_ = true;
+  if (!started_ || finished_) return;  // run() arms it (or has finished)
+  if (armed_) {
+    if (!cancel_timer(&timer_)) return;  // already firing: the op times out regardless
+    armed_ = false;
+  }
+  if (when != INT64_MAX) arm(when);
 }
 
 void io_op::deadline_timer::fire() noexcept {
@@ -188,8 +227,8 @@ void io_op::cancel(int reason) noexcept {
     return;
   std::uint32_t s = 0;
   if (state_.compare_exchange_strong(s, 4, std::memory_order_acq_rel)) return;  // before run()
-  if (s != 1) return;  // not reachable: only the reason's winner moves the state past 1
-  state_.store(2, std::memory_order_relaxed);
+  // 1 -> 2, unless run() got to 5 first (finished: nothing to cancel).
+  if (s != 1 || !state_.compare_exchange_strong(s, 2, std::memory_order_acq_rel)) return;
   auto* w = static_cast<worker*>(owner_);
   io_op* head = w->io.cancel_head.load(std::memory_order_relaxed);
   do {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <goro/sched/sched.hpp>
+#include <goro/sched/spin_lock.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -69,10 +70,15 @@ class io_op {
   // coroutine.
   int run(std::int64_t deadline = INT64_MAX);
 
-  // Any thread, any time until run() has returned: the first reason (> 0) sticks; later calls do
-  // nothing. Never blocks.
+  // Any thread, while the op object exists (before, during or after run()): the first reason
+  // (> 0) sticks; later calls, and calls once run() has finished, do nothing. Never blocks.
   void cancel(int reason) noexcept;
   int reason() const noexcept { return reason_.load(std::memory_order_acquire); }
+
+  // Any thread, while the op object exists: replaces the deadline (INT64_MAX: none), also while
+  // run() waits (Go's SetReadDeadline on a pending read). A deadline already past cancels now.
+  // Takes a spin lock; never parks.
+  void set_deadline(std::int64_t when) noexcept;
 
   // ---- internal (sched/src/io.cpp): the ring's view ----
   struct deadline_timer final : timer {
@@ -85,10 +91,20 @@ class io_op {
   void* owner_ = nullptr;          // the worker whose ring holds the request
   io_op* cancel_next_ = nullptr;   // link in the owner's cancel queue
   int res_ = 0;
-  // 0 idle, 1 submitted, 2 cancel queued at the owner, 3 cancel submitted, 4 cancelled before run
+  // 0 idle, 1 submitted, 2 cancel queued at the owner, 3 cancel submitted, 4 cancelled before
+  // run, 5 finished (run() is returning: a cancel() from now on does nothing)
   std::atomic<std::uint32_t> state_{0};
   std::atomic<int> reason_{0};
+  // The deadline: timer_ is armed and disarmed only under dl_mu_ (run() and set_deadline()).
+  // Lock order: dl_mu_, then the timer heap's lock.
+  spin_lock dl_mu_;
   deadline_timer timer_;
+  std::int64_t dl_ GORO_GUARDED_BY(dl_mu_) = INT64_MAX;  // set_deadline's value, if dl_set_
+  bool dl_set_ GORO_GUARDED_BY(dl_mu_) = false;
+  bool started_ GORO_GUARDED_BY(dl_mu_) = false;   // run() has armed (or decided not to)
+  bool finished_ GORO_GUARDED_BY(dl_mu_) = false;  // run() has disarmed for good
+  bool armed_ GORO_GUARDED_BY(dl_mu_) = false;     // timer_ was armed and not cancelled since
+  void arm(std::int64_t when) GORO_REQUIRES(dl_mu_);
 };
 
 // Whether the calling thread's worker has a ring (false off the workers).
