@@ -8,6 +8,7 @@
 #include <goro/runtime/context.hpp>
 #include <goro/runtime/fs.hpp>
 #include <goro/runtime/net.hpp>
+#include <goro/sched/io.hpp>
 
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <numeric>
 #include <string>
 #include <system_error>
@@ -340,6 +342,81 @@ TEST_CASE("net: a read deadline expires with io_timeout, not early, and the conn
   CHECK(waited >= 50.0);
   CHECK(waited < 5000.0);
   CHECK(after == "still ok");
+}
+
+TEST_CASE("net: a deadline changed while a read waits applies to that read (Go's SetReadDeadline)") {
+  watchdog wd("net deadline while pending");
+  std::error_code now_ec, sooner_ec, cleared_ec;
+  double sooner_ms = 0, cleared_ms = 0;
+  std::size_t cleared_n = 0;
+  goro::run([&] {
+    echo_server srv;
+    net::conn c = net::dial(srv.addr());
+    char buf[4];
+    // Past: ends the pending read at once.
+    auto r1 = goro::spawn([&] { return c.read(buf, sizeof buf, now_ec); });
+    goro::sleep_for(20ms);
+    c.set_read_deadline(clk::now());
+    (void)r1.get();
+    // Sooner: a 10 s deadline shortened to 50 ms while the read waits.
+    c.set_read_deadline(clk::now() + 10s);
+    auto t0 = clk::now();
+    auto r2 = goro::spawn([&] { return c.read(buf, sizeof buf, sooner_ec); });
+    goro::sleep_for(10ms);
+    c.set_read_deadline(clk::now() + 50ms);
+    const auto want = clk::now() + 50ms;
+    (void)r2.get();
+    sooner_ms = ms_since(t0);
+    CHECK(clk::now() >= want);
+    // Cleared: a 60 ms deadline removed while the read waits; the data comes at 150 ms.
+    c.set_read_deadline(clk::now() + 60ms);
+    t0 = clk::now();
+    auto r3 = goro::spawn([&] { return c.read(buf, sizeof buf, cleared_ec); });
+    goro::sleep_for(10ms);
+    c.set_read_deadline({});
+    goro::sleep_for(140ms);
+    c.write_all("late", 4);  // the echo server sends it back
+    cleared_n = r3.get();
+    cleared_ms = ms_since(t0);
+  });
+  CHECK(now_ec == goro::errc::io_timeout);
+  CHECK(sooner_ec == goro::errc::io_timeout);
+  CHECK(sooner_ms < 5000.0);
+  CHECK_FALSE(cleared_ec);
+  CHECK(cleared_n > 0);
+  CHECK(cleared_ms >= 150.0);
+}
+
+TEST_CASE("io: a cancel that arrives after run() returned does nothing (no stale cancel for the next request at the same address)") {
+  watchdog wd("io late cancel");
+  int second = 0;
+  char got = 0;
+  goro::run([&] {
+    int p[2];
+    REQUIRE(::pipe(p) == 0);
+    char c = 'a', b = 0;
+    REQUIRE(::write(p[1], &c, 1) == 1);
+    alignas(goro::sched::io_op) unsigned char storage[sizeof(goro::sched::io_op)];
+    auto* op = new (storage) goro::sched::io_op({.kind = goro::sched::io_kind::read, .fd = p[0], .buf = &b, .len = 1});
+    CHECK(op->run() == 1);
+    op->cancel(42);  // e.g. a close() that found the op still registered
+    op->set_deadline(0);
+    op->~io_op();
+    // The next request at the same address waits (the pipe is empty) and must not be cancelled.
+    auto* op2 = new (storage) goro::sched::io_op({.kind = goro::sched::io_kind::read, .fd = p[0], .buf = &got, .len = 1});
+    auto writer = goro::spawn([fd = p[1]] {
+      goro::sleep_for(30ms);
+      char d = 'z';
+      return static_cast<int>(::write(fd, &d, 1));
+    });
+    second = op2->run();
+    op2->~io_op();
+    CHECK(writer.get() == 1);
+    ::close(p[0]);
+    ::close(p[1]);
+  });
+  CHECK(second == 1);
+  CHECK(got == 'z');
 }
 
 TEST_CASE("net: a write deadline ends a write blocked on a full socket buffer") {
