@@ -205,7 +205,8 @@ class scheduler {
   void enqueue(coroutine* co);                 // the ready()/start() path
   void runq_put(worker& w, coroutine* co);     // owner: tail of the local queue
   bool runq_put_next(worker& w, coroutine* co);  // owner: run-next slot; true if it displaced one
-  void global_push(coroutine* first, coroutine* last, std::uint32_t n);
+  // wake = false only where the pushing worker is about to look at the global queue itself.
+  void global_push(coroutine* first, coroutine* last, std::uint32_t n, bool wake = true);
   bool wake_one_if_needed();  // true if it woke a sleeping worker
 
   // Switching (owner thread only).
@@ -233,7 +234,7 @@ class scheduler {
   // I/O (io.cpp).
   void io_init(worker& w);                   // throws std::runtime_error when io_uring is refused
   void io_exit(worker& w) noexcept;
-  bool io_poll(worker& w);                   // owner: cancels, submit, reap own ring; true if any ready
+  void io_poll(worker& w);                   // owner: submit queued cancels and requests
   bool io_reap(worker& reaper, worker& owner);  // any worker: reap owner's ring if its lock is free
   bool io_reap_all(worker& w);               // every ring: submit stalled queues, reap completions
   void io_wait(worker& w, std::int64_t deadline);  // owner, idle: wait in the ring
@@ -256,6 +257,7 @@ class scheduler {
   coroutine* find_runnable(worker& w);
   coroutine* global_get(worker& w, std::uint32_t max);
   coroutine* steal_work(worker& w);
+  coroutine* rebalance(worker& w);
   coroutine* runq_pop(worker& w);
   void runq_put_slow(worker& w, std::uint32_t h, std::uint32_t t);
   std::uint32_t runq_grab(worker& victim, worker& thief, std::uint32_t batch_head, bool take_next);
@@ -317,6 +319,10 @@ void set_current_worker(worker* w) noexcept;
 // __attribute__((const)), which entitles the compiler to reuse one call's result after a context
 // switch, that is, on another thread.
 eh_globals* this_thread_eh_globals() noexcept;
+
+// ready()'s state step: true if co was parked and the caller must now queue it; false if it had
+// not parked yet (it got the permit and will not park).
+bool claim_ready(coroutine* co) noexcept;
 
 // The running scheduler, if any (set for the duration of run()).
 scheduler* current_scheduler() noexcept;

@@ -20,8 +20,21 @@
 //     worker busy in one long coroutine does not sit on another coroutine's finished read;
 //   - the monitor notices a stalled worker with completions waiting and wakes an idle worker
 //     for it (as it does for a stalled worker's run queue).
-// Reaping a ring takes its cq_mu (try_lock: a reaper that finds it held moves on).
-// Lock order: cq_mu, then the scheduler's locks (ready() may take idle_mu_ or the global queue's).
+// Reaping a ring takes its cq_mu (try_lock: a reaper that finds it held moves on); the readied
+// coroutines are queued after it is released.
+// When: a worker reaps its own ring when it has nothing queued (with every other ring, in
+// io_reap_all) and on every 61st pass of its loop, not on every pass. Reaping on every pass let a
+// few connections whose round trips complete at once on their worker's ring run again and again
+// ahead of everything queued: a fast lane (echo demo: p50 12 us, p99 2.6 ms). Reaping when the
+// queue runs dry serves completions in rounds, first come first served, as Go's scheduler polls
+// the network when a P runs out of work.
+// Where: a single completion to the reaper's own queue (a lone ping-pong stays on its core and
+// wakes nobody); a batch, with several workers, to the global queue in one push, which wakes an
+// idle worker, and from which each worker takes its fair share (size / workers + 1), as Go's
+// netpoll injects into its global queue. Kept on the reaper's queue instead, a worker whose
+// connections' completions keep arriving on its own ring is never idle, so nobody steals from it,
+// while an idle worker greedily reaps fresh completions: one worker served most connections
+// while the other raced through a few (echo demo at GOMAXPROCS=2: p50 30 us, p99 4 ms).
 //
 // ==== Cancellation ================================================================================
 // Only the owner submits to its ring, so io_op::cancel() from elsewhere pushes the op onto the
@@ -246,7 +259,12 @@ namespace goro::sched::detail {
 void scheduler::io_init(worker& w) {
   io_ring& r = w.io;
   io_uring_params p{};
+  p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int e = io_uring_queue_init_params(ring_entries, &r.ring, &p);
+  if (e == -EINVAL) {  // before Linux 5.19
+    p = io_uring_params{};
+    e = io_uring_queue_init_params(ring_entries, &r.ring, &p);
+  }
   if (e < 0)
     throw std::runtime_error(
         std::string("goro: io_uring is unavailable (io_uring_setup: ") + std::strerror(-e) +
@@ -349,6 +367,10 @@ bool scheduler::io_reap(worker& reaper, worker& owner) {
   unsigned head;
   unsigned seen = 0;
   std::uint64_t done = 0;
+  // Coroutines made runnable, in completion order (see "Completions" above for where they go).
+  coroutine* batch_head = nullptr;
+  coroutine* batch_tail = nullptr;
+  std::uint32_t batch_n = 0;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&r.ring, head, cqe) {
     ++seen;
@@ -361,23 +383,40 @@ bool scheduler::io_reap(worker& reaper, worker& owner) {
     auto* op = reinterpret_cast<io_op*>(tag);
     GORO_TSAN_ACQUIRE(op);
     coroutine* co = op->co_;
-    op->res_ = cqe->res;  // published by ready()'s release
+    op->res_ = cqe->res;  // published by the wake state's release (claim_ready)
     ++done;
-    ready(co);  // the op may be gone from here on
+    if (!claim_ready(co)) continue;  // it has not parked yet: it will not (the op may be gone)
+    co->link = nullptr;
+    if (batch_tail)
+      batch_tail->link = co;
+    else
+      batch_head = co;
+    batch_tail = co;
+    ++batch_n;
   }
   io_uring_cq_advance(&r.ring, seen);
   if (done) r.inflight.fetch_sub(static_cast<std::int64_t>(done), std::memory_order_relaxed);
   r.cq_mu.unlock();
   reaper.io_completed.inc(done);
-  return done != 0;
+  if (!batch_n) return done != 0;
+  if (batch_n == 1 || workers() == 1) {
+    for (coroutine* co = batch_head; co;) {
+      coroutine* next = co->link;
+      runq_put(reaper, co);
+      co = next;
+    }
+    wake_one_if_needed();
+  } else {
+    global_push(batch_head, batch_tail, batch_n);  // and wakes an idle worker
+  }
+  return true;
 }
 
-bool scheduler::io_poll(worker& w) {
+void scheduler::io_poll(worker& w) {
   io_ring& r = w.io;
   if (r.cancel_head.load(std::memory_order_relaxed)) drain_cancels(w);
   submit_pending(w, true);
   if (io_uring_cq_has_overflow(&r.ring)) io_uring_get_events(&r.ring);
-  return io_reap(w, w);
 }
 
 bool scheduler::io_reap_all(worker& w) {
