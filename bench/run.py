@@ -8,8 +8,9 @@
 Every program prints "RESULT <name> <value> <unit>" and checks its own answer (non-zero exit if
 wrong). Runs are interleaved: for each benchmark and worker count, repeat r runs every peer once,
 in an order rotated by r, so machine noise falls on all peers alike. The table (medians, and
-goro/peer ratios: below 1 means goro is faster or smaller) is printed and written as Markdown to
-build-bench/results.md. Standard library only.
+goro/peer ratios: below 1 means goro is faster or smaller, except in the rows marked "higher is
+better", such as requests per second) is printed and written as Markdown to
+build-bench/results.md (--build-dir to build and write elsewhere). Standard library only.
 """
 
 import argparse
@@ -26,15 +27,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build-bench"
-
 PEERS = ["goro", "go", "fiber", "thread"]
-PEER_BINARIES = {
-    "goro": BUILD / "bench" / "goro_bench",
-    "go": BUILD / "gobench",
-    "fiber": BUILD / "bench" / "fiber_bench",
-    "thread": BUILD / "bench" / "thread_bench",
-}
+
+
+def set_build_dir(build):
+    """Where the programs are built and results.md is written (--build-dir; build-bench)."""
+    global BUILD, PEER_BINARIES
+    BUILD = build
+    PEER_BINARIES = {
+        "goro": BUILD / "bench" / "goro_bench",
+        "go": BUILD / "gobench",
+        "fiber": BUILD / "bench" / "fiber_bench",
+        "thread": BUILD / "bench" / "thread_bench",
+    }
+
+
+set_build_dir(ROOT / "build-bench")
+
+# Units whose rows are better when higher (throughput): their goro/peer ratio above 1 means goro
+# does more. Every other unit is a time or a size: lower is better.
+HIGHER_IS_BETTER = {"req/s"}
 
 
 @dataclass
@@ -48,7 +60,8 @@ class Bench:
     # peer -> (size, quick size) where a peer runs a different size (it is noted in its cell)
     peer_sizes: dict = field(default_factory=dict)
     # (row name, unit) of each RESULT line one run reports, where it reports several (one table
-    # row each); empty: the one row row_name(quick), in `unit`
+    # row each); empty: the one row row_name(quick), in `unit`. A unit in HIGHER_IS_BETTER makes
+    # its row higher-is-better.
     results: list = field(default_factory=list)
 
     def size_for(self, peer, quick):
@@ -87,6 +100,10 @@ BENCHES = [
     Bench("timers", "timers", 100_000, 10_000, "ms", ["goro", "go"],
           results=[("timers_wall", "ms"), ("timers_late_p50", "us"), ("timers_late_p99", "us"),
                    ("timers_late_max", "us")]),
+    # One run, three rows: 64 connections x N round trips of 64 bytes on loopback, server and
+    # client in one process; the size is the round trips per connection.
+    Bench("tcp_echo", "tcp_echo", 20_000, 2_000, "req/s", ["goro", "go"],
+          results=[("echo_rps", "req/s"), ("echo_p50_us", "us"), ("echo_p99_us", "us")]),
 ]
 
 
@@ -158,7 +175,12 @@ def run_one(peer, bench, procs, quick, timeout):
 def fmt(v, unit):
     if v is None:
         return "—"
-    return f"{v:.0f}" if unit == "B" else f"{v:.1f}"
+    return f"{v:.0f}" if unit in ("B", "req/s") else f"{v:.1f}"
+
+
+def unit_cell(unit):
+    """The unit as the table shows it: higher-is-better units are marked."""
+    return f"{unit} (higher is better)" if unit in HIGHER_IS_BETTER else unit
 
 
 def machine_info():
@@ -198,7 +220,11 @@ def main():
                     help="peers to run, comma-separated (default: all of " + ",".join(PEERS) + ")")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--timeout", type=float, help="seconds per run (default 600, --quick 120)")
+    ap.add_argument("--build-dir", default="build-bench",
+                    help="build directory, relative to the repository root or absolute; the "
+                    "programs are built there and results.md written there (default build-bench)")
     args = ap.parse_args()
+    set_build_dir(ROOT / args.build_dir)
 
     benches = BENCHES
     if args.only:
@@ -264,7 +290,7 @@ def main():
             for np_ in procs:
                 cell = results[(row_name, np_)]
                 med = {p: (statistics.median(v) if v else None) for p, v in cell.items()}
-                row = [row_name, f"{b.size_for('goro', args.quick):,}", str(np_), unit]
+                row = [row_name, f"{b.size_for('goro', args.quick):,}", str(np_), unit_cell(unit)]
                 for p in ["goro"] + others:
                     if p not in cell:
                         row.append("n/a")
@@ -296,7 +322,8 @@ def main():
           f"Date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}  ",
           f"Machine: {machine_info()}",
           "",
-          "Ratios are goro/peer: below 1 means goro takes less time (or memory).",
+          "Ratios are goro/peer: below 1 means goro takes less time (or memory); in the rows "
+          "marked higher is better (requests/s), above 1 means goro does more.",
           "",
           "| " + " | ".join(header) + " |",
           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
@@ -314,7 +341,7 @@ def main():
     BUILD.mkdir(exist_ok=True)
     out = BUILD / "results.md"
     out.write_text("\n".join(md) + "\n")
-    print(f"\nwrote {out.relative_to(ROOT)}")
+    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     if failures:
         print(f"\n{len(failures)} run(s) failed:", file=sys.stderr)
         for f in failures:

@@ -7,7 +7,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"sort"
@@ -505,9 +510,125 @@ func benchTimers(n int) {
 	fmt.Printf("RESULT timers_late_max %.3f us\n", float64(late[n-1])/1e3)
 }
 
+// ---- tcp_echo -----------------------------------------------------------------------------------
+// 64 connections x n round trips of 64 bytes on loopback, server and client in this process, the
+// way Go programs are written: net.Listen on 127.0.0.1:0 and an accept loop starting a goroutine
+// per connection (conn.Read into a buffer, conn.Write it back, until io.EOF; an explicit loop,
+// as goro's server does it: io.Copy(c, c) would splice on Linux), and 64 client goroutines, each
+// net.Dial once, then n round trips: conn.Write 64 bytes, io.ReadFull the echo, check it, record
+// the round trip's latency. The clock runs from the moment every client has dialled (a closed
+// channel starts them together) until the last one is done.
+const (
+	echoConns = 64
+	echoSize  = 64
+)
+
+func serveEcho(c net.Conn, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer c.Close()
+	buf := make([]byte, 16*1024)
+	for {
+		k, err := c.Read(buf)
+		if k > 0 {
+			if _, werr := c.Write(buf[:k]); werr != nil {
+				die("tcp_echo: server write: %v", werr)
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			die("tcp_echo: server read: %v", err)
+		}
+	}
+}
+
+func benchTCPEcho(rounds int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		die("tcp_echo: listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	var served sync.WaitGroup
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if err != nil {
+				die("tcp_echo: accept: %v", err)
+			}
+			served.Add(1)
+			go serveEcho(c, &served)
+		}
+	}()
+	lat := make([]int64, echoConns*rounds) // ns, connection i's at [i*rounds, ...)
+	for i := range lat {
+		lat[i] = 0
+	}
+	finish := make([]int64, echoConns) // when each client was done, ns since t0
+	var t0 time.Time
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(echoConns)
+	done.Add(echoConns)
+	for i := 0; i < echoConns; i++ {
+		go func(i int) {
+			defer done.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				die("tcp_echo: dial %s: %v", addr, err)
+			}
+			ready.Done()
+			<-start
+			out, in := make([]byte, echoSize), make([]byte, echoSize)
+			for k := range out {
+				out[k] = byte('a' + i%26)
+			}
+			my := lat[i*rounds : (i+1)*rounds]
+			for r := 0; r < rounds; r++ {
+				binary.LittleEndian.PutUint64(out, uint64(i)<<40|uint64(r)) // every message differs
+				t := time.Now()
+				if _, err := c.Write(out); err != nil {
+					die("tcp_echo: client write: %v", err)
+				}
+				if _, err := io.ReadFull(c, in); err != nil {
+					die("tcp_echo: client read: %v", err)
+				}
+				my[r] = int64(time.Since(t))
+				if !bytes.Equal(in, out) {
+					die("tcp_echo: connection %d, round %d: the echo differs", i, r)
+				}
+			}
+			finish[i] = int64(time.Since(t0))
+			c.Close()
+		}(i)
+	}
+	ready.Wait()
+	t0 = time.Now()
+	close(start) // publishes t0 to the clients
+	done.Wait()
+	el := time.Since(t0)
+	served.Wait() // every server goroutine saw its client's end of stream
+	ln.Close()
+	<-accepted
+	total := float64(echoConns) * float64(rounds)
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	sort.Slice(finish, func(a, b int) bool { return finish[a] < finish[b] })
+	fmt.Fprintf(os.Stderr, "gobench: tcp_echo: %.0f round trips in %.1f ms, latency max %.1f us; connections done after %.1f ms (first), %.1f ms (median), %.1f ms (last)\n",
+		total, float64(el.Nanoseconds())/1e6, float64(lat[len(lat)-1])/1e3,
+		float64(finish[0])/1e6, float64(finish[echoConns/2])/1e6, float64(finish[echoConns-1])/1e6)
+	fmt.Printf("RESULT echo_rps %.3f req/s\n", total/el.Seconds())
+	fmt.Printf("RESULT echo_p50_us %.3f us\n", float64(percentile(lat, 50))/1e3)
+	fmt.Printf("RESULT echo_p99_us %.3f us\n", float64(percentile(lat, 99))/1e3)
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended|timers [size]")
+		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended|timers|tcp_echo [size]")
 	}
 	size := 0
 	if len(os.Args) > 2 {
@@ -552,6 +673,8 @@ func main() {
 		benchMutexContended(def(16000000))
 	case "timers":
 		benchTimers(def(100000))
+	case "tcp_echo":
+		benchTCPEcho(def(20000)) // round trips per connection
 	default:
 		die("unknown benchmark %q", os.Args[1])
 	}

@@ -7,6 +7,7 @@
 #include "bench_common.hpp"
 
 #include <goro/goro.hpp>
+#include <goro/runtime/net.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -376,10 +378,106 @@ void bench_timers(std::uint64_t n) {
   bench::result("timers_late_max", double(late.back()) / 1e3, "us");
 }
 
+// ---- tcp_echo: 64 connections x n round trips of 64 bytes on loopback; req/s, p50/p99 -----------
+// One process, as gobench does it: a listener on 127.0.0.1:0 whose accept loop starts a coroutine
+// per connection (read what arrived, write it back, until end of stream), and 64 client
+// coroutines, each dialling once, then doing n round trips: write_all 64 bytes, read_full the
+// echo, check it, record the round trip's latency. The clock runs from the moment every client
+// has dialled (a closed channel starts them together) until the last one is done.
+constexpr unsigned echo_conns = 64;
+constexpr std::size_t echo_size = 64;
+constexpr std::uint64_t echo_default_rounds = 20000;
+
+void serve_echo(goro::net::conn c) {
+  char buf[16 * 1024];
+  std::error_code ec;
+  for (;;) {
+    std::size_t k = c.read(buf, sizeof buf, ec);
+    if (ec) bench::die(prog, "tcp_echo: server read: " + ec.message());
+    if (k == 0) return;  // the client closed its connection
+    c.write_all(buf, k, ec);
+    if (ec) bench::die(prog, "tcp_echo: server write: " + ec.message());
+  }
+}
+
+void bench_tcp_echo(std::uint64_t rounds) {
+  goro::net::listener ln = goro::net::listen("127.0.0.1:0");
+  const std::string addr = ln.addr();
+  goro::wait_group served;
+  auto acceptor = goro::spawn([&] {
+    for (;;) {
+      std::error_code ec;
+      goro::net::conn c = ln.accept(ec);
+      if (ec == goro::errc::closed) return;
+      if (ec) bench::die(prog, "tcp_echo: accept: " + ec.message());
+      served.add(1);
+      goro::go([&served](goro::net::conn c) { serve_echo(std::move(c)); served.done(); },
+               std::move(c));
+    }
+  });
+  std::vector<std::int64_t> lat(echo_conns * rounds);  // ns, connection i's at [i * rounds, ...)
+  std::vector<std::int64_t> finish(echo_conns, 0);  // when each client was done, ns since start
+  std::int64_t start_ns = 0;
+  goro::wait_group ready;
+  goro::chan<int> start;
+  ready.add(echo_conns);
+  std::vector<goro::join_handle<void>> clients;
+  for (unsigned i = 0; i < echo_conns; ++i)
+    clients.push_back(goro::spawn([&, i] {
+      std::error_code ec;
+      goro::net::conn c = goro::net::dial(addr, ec);
+      if (ec) bench::die(prog, "tcp_echo: dial " + addr + ": " + ec.message());
+      ready.done();
+      start.recv();  // until start is closed
+      char out[echo_size], in[echo_size];
+      std::memset(out, 'a' + int(i % 26), sizeof out);
+      std::int64_t* my = lat.data() + i * rounds;
+      for (std::uint64_t r = 0; r < rounds; ++r) {
+        const std::uint64_t tag = (std::uint64_t(i) << 40) | r;  // every message differs
+        std::memcpy(out, &tag, sizeof tag);
+        const std::int64_t t0 = goro::sched::now_ns();
+        c.write_all(out, sizeof out, ec);
+        if (ec) bench::die(prog, "tcp_echo: client write: " + ec.message());
+        c.read_full(in, sizeof in, ec);
+        if (ec) bench::die(prog, "tcp_echo: client read: " + ec.message());
+        my[r] = goro::sched::now_ns() - t0;
+        if (std::memcmp(in, out, sizeof in) != 0)
+          bench::die(prog, "tcp_echo: connection " + std::to_string(i) + ", round " +
+                               std::to_string(r) + ": the echo differs");
+      }
+      finish[i] = goro::sched::now_ns() - start_ns;
+      c.close();
+    }));
+  ready.wait();
+  sched_delta sd;
+  auto t0 = bench::clock::now();
+  start_ns = goro::sched::now_ns();
+  start.close();  // publishes start_ns to the clients
+  for (auto& h : clients) h.get();
+  double ns = bench::ns_since(t0);
+  sd.report("tcp_echo");
+  served.wait();  // every server coroutine saw its client's end of stream
+  ln.close();
+  acceptor.get();
+  const double total = double(echo_conns) * double(rounds);
+  std::sort(lat.begin(), lat.end());
+  std::sort(finish.begin(), finish.end());
+  std::fprintf(stderr,
+               "%s: tcp_echo: %.0f round trips in %.1f ms, latency max %.1f us; connections done "
+               "after %.1f ms (first), %.1f ms (median), %.1f ms (last)\n",
+               prog, total, ns / 1e6, double(lat.back()) / 1e3, double(finish.front()) / 1e6,
+               double(finish[echo_conns / 2]) / 1e6, double(finish.back()) / 1e6);
+  bench::result("echo_rps", total / (ns / 1e9), "req/s");
+  bench::result("echo_p50_us", double(bench::percentile(lat, 50)) / 1e3, "us");
+  bench::result("echo_p99_us", double(bench::percentile(lat, 99)) / 1e3, "us");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) bench::die(prog, "usage: goro_bench <benchmark> [size]; benchmarks: " + bench::all_names);
+  if (argc < 2)
+    bench::die(prog, "usage: goro_bench <benchmark> [size]; benchmarks: " + bench::all_names +
+                         " tcp_echo");
   const std::string name = argv[1];
   std::uint64_t n = 0;
   void (*fn)(std::uint64_t) = nullptr;
@@ -407,6 +505,8 @@ int main(int argc, char** argv) {
     bench::check_multiple(prog, "mutex_contended", n, mutex_workers);
   } else if (name == "timers") {
     n = bench::size_arg(argc, argv, bench::default_size::timers), fn = bench_timers;
+  } else if (name == "tcp_echo") {
+    n = bench::size_arg(argc, argv, echo_default_rounds), fn = bench_tcp_echo;  // rounds per conn
   } else {
     bench::die(prog, "unknown benchmark: " + name);
   }
