@@ -109,7 +109,7 @@ TEST_CASE("context: background is never done, has no deadline, and its done() is
   });
 }
 
-TEST_CASE("context: err values and messages are Go's; the first cause stays") {
+TEST_CASE("context: err values and messages are Go's, the first cause stays") {
   watchdog wd("err values");
   goro::run([] {
     auto [c, cancel] = goro::with_cancel(goro::context::background());
@@ -219,7 +219,7 @@ TEST_CASE("context: a parent's deadline reaches every descendant as deadline_exc
   });
 }
 
-TEST_CASE("context: done() is a select case; a coroutine woken by it sees err() set") {
+TEST_CASE("context: done() is a select case, a coroutine woken by it sees err() set") {
   watchdog wd("done in select");
   goro::run([] {
     auto [c, cancel] = goro::with_cancel(goro::context::background());
@@ -472,7 +472,7 @@ TEST_CASE("context: stop_token is requested when the context is done, after err(
   });
 }
 
-TEST_CASE("context: cancel from a plain std::thread wakes coroutines; a plain thread waits on done()") {
+TEST_CASE("context: cancel from a plain std::thread wakes coroutines, a plain thread waits on done()") {
   watchdog wd("plain threads");
   goro::run([] {
     auto [c, cancel] = goro::with_cancel(goro::context::background());
@@ -848,7 +848,7 @@ TEST_CASE("errgroup: without a failure, wait() returns once every coroutine has 
   });
 }
 
-TEST_CASE("errgroup: the first failure cancels ctx(); siblings blocked on ctx().done() return") {
+TEST_CASE("errgroup: the first failure cancels ctx(), siblings blocked on ctx().done() return") {
   watchdog wd("errgroup cancels siblings");
   goro::run([] {
     auto [parent, cancel_parent] = goro::with_cancel(goro::context::background());
@@ -871,7 +871,7 @@ TEST_CASE("errgroup: the first failure cancels ctx(); siblings blocked on ctx().
   });
 }
 
-TEST_CASE("errgroup: wait() rethrows the first exception with its type; later failures are dropped") {
+TEST_CASE("errgroup: wait() rethrows the first exception with its type, later failures are dropped") {
   watchdog wd("errgroup first exception");
   goro::run([] {
     goro::errgroup g;
@@ -936,7 +936,7 @@ TEST_CASE("errgroup: error_code failures: wait() throws std::system_error with t
   });
 }
 
-TEST_CASE("errgroup: a coroutine started after a failure still runs; the parent's cancel reaches ctx()") {
+TEST_CASE("errgroup: a coroutine started after a failure still runs, the parent's cancel reaches ctx()") {
   watchdog wd("errgroup after failure");
   goro::run([] {
     goro::errgroup g;
@@ -961,7 +961,7 @@ TEST_CASE("errgroup: a coroutine started after a failure still runs; the parent'
   });
 }
 
-TEST_CASE("errgroup: set_limit bounds the coroutines running at once; go() parks meanwhile") {
+TEST_CASE("errgroup: set_limit bounds the coroutines running at once, go() parks meanwhile") {
   watchdog wd("errgroup limit");
   goro::run(goro::options{.workers = 2}, [] {
     for (int limit : {1, 3}) {
@@ -1064,7 +1064,7 @@ TEST_CASE("errgroup: thousands of coroutines, some failing") {
   });
 }
 
-TEST_CASE("errgroup: wait() from a plain thread; a group dropped without wait() lets its coroutines finish") {
+TEST_CASE("errgroup: wait() from a plain thread, a group dropped without wait() lets its coroutines finish") {
   watchdog wd("errgroup threads");
   goro::run([] {
     goro::errgroup g;

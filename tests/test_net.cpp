@@ -446,7 +446,7 @@ TEST_CASE("net: a write deadline ends a write blocked on a full socket buffer") 
   CHECK(waited >= 100.0);
 }
 
-TEST_CASE("net: cancelling its context ends a parked read; the connection stays usable") {
+TEST_CASE("net: cancelling its context ends a parked read, the connection stays usable") {
   watchdog wd("net context cancel");
   std::error_code ec;
   double waited = 0;
@@ -616,7 +616,7 @@ std::string temp_path(const char* tag) {
 }
 }  // namespace
 
-TEST_CASE("fs: write_file and read_file round trip; sequential read, read_at, write_at, fsync") {
+TEST_CASE("fs: write_file and read_file round trip, sequential read, read_at, write_at, fsync") {
   watchdog wd("fs round trip");
   const std::string path = temp_path("rt");
   std::string whole, head, middle, patched;

@@ -175,7 +175,7 @@ TEST_CASE("time: low-level timers on two workers all fire once, never early") {
   }
 }
 
-TEST_CASE("time: cancel_timer prevents a low-level timer from firing; re-arming works") {
+TEST_CASE("time: cancel_timer prevents a low-level timer from firing, re-arming works") {
   watchdog wd("cancel_timer");
   probe_timer t;  // outlives the runtime
   goro::run([&] {
@@ -278,7 +278,7 @@ TEST_CASE("time: a timer or ticker constructed without a runtime throws and free
 
 // ---- sleep_for / sleep_until ----------------------------------------------------------------
 
-TEST_CASE("time: sleep_for and sleep_until never return early; zero and negative return at once") {
+TEST_CASE("time: sleep_for and sleep_until never return early, zero and negative return at once") {
   watchdog wd("sleep_for");
   goro::run([] {
     for (auto d : {1ms, 2ms, 5ms, 10ms, 25ms}) {
@@ -376,7 +376,7 @@ TEST_CASE("time: 10,000 concurrent sleepers on two workers all wake, none early"
   CHECK(wall < 5s);
 }
 
-TEST_CASE("time: a sleeping coroutine parks; others keep running on its worker") {
+TEST_CASE("time: a sleeping coroutine parks, others keep running on its worker") {
   // One worker: if sleep_for blocked the thread, the counter could not run while the sleeper
   // sleeps, and `during` would stay 0.
   watchdog wd("sleep parks");
@@ -572,7 +572,7 @@ TEST_CASE("time: ticker delivers a tick every period, never early") {
   });
 }
 
-TEST_CASE("time: a slow ticker reader misses ticks; they are dropped, not queued") {
+TEST_CASE("time: a slow ticker reader misses ticks, they are dropped, not queued") {
   // One worker: the ticks due during the sleep fire before the sleeper wakes (earlier deadlines
   // first), and none is in flight on another thread while the channel is drained.
   watchdog wd("ticker slow reader");
@@ -680,7 +680,7 @@ TEST_CASE("time: no tick arrives after ticker.stop() returns, even racing a firi
 
 // ---- timer ------------------------------------------------------------------------------------
 
-TEST_CASE("time: timer fires once; stop after the firing returns false") {
+TEST_CASE("time: timer fires once, stop after the firing returns false") {
   watchdog wd("timer once");
   goro::run(goro::options{.workers = 1}, [] {
     const auto t0 = clk::now();
