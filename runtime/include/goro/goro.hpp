@@ -8,6 +8,7 @@
 #include <goro/runtime/errgroup.hpp>
 #include <goro/runtime/error.hpp>
 #include <goro/runtime/fs.hpp>
+#include <goro/runtime/future_cache.hpp>
 #include <goro/runtime/go.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>
