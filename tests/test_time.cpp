@@ -204,13 +204,14 @@ TEST_CASE("time: cancel_timer prevents a low-level timer from firing, re-arming 
     std::vector<std::unique_ptr<probe_timer>> many;
     for (int i = 0; i < 100; ++i) {
       many.push_back(std::make_unique<probe_timer>());
-      goro::sched::add_timer(many.back().get(), goro::sched::now_ns() + ms_ns(5) + i * 10'000);
+      // Due well after the loop below ends, even under TSan on a loaded machine.
+      goro::sched::add_timer(many.back().get(), goro::sched::now_ns() + ms_ns(300) + i * 10'000);
     }
     int cancelled = 0;
     for (int i = 99; i >= 0; i -= 2) cancelled += goro::sched::cancel_timer(many[static_cast<std::size_t>(i)].get());
     for (int i = 98; i >= 0; i -= 2) cancelled += goro::sched::cancel_timer(many[static_cast<std::size_t>(i)].get());
     CHECK(cancelled == 100);
-    goro::sleep_for(30ms);
+    goro::sleep_for(350ms);
     int fired = 0;
     for (auto& p : many) fired += p->fires.load();
     CHECK(fired == 0);
