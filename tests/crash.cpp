@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
       goro::chan<int> never;
       for (int i = 0; i < 3; ++i)
         goro::go(goro::spawn_options{.name = "parked-reader"}, [never]() mutable { (void)never.recv(); });
-      goro::sleep_for(std::chrono::milliseconds(20));
+      goro::go(goro::spawn_options{.name = "sleeper"}, [] { goro::sleep_for(std::chrono::seconds(10)); });
+      goro::sleep_for(std::chrono::milliseconds(20));  // all of them are parked by now
       ::kill(::getpid(), SIGQUIT);
       for (int i = 0; i < 500; ++i) goro::sleep_for(std::chrono::milliseconds(10));
       std::fprintf(stderr, "SIGQUIT did not end the program\n");
