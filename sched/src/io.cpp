@@ -443,7 +443,7 @@ void scheduler::io_wait(worker& w, std::int64_t deadline) {
       r.waiting.store(0, std::memory_order_relaxed);
       return;
     }
-    spin_guard sq(r.sq_mu);
+    spin_guard sq(w.io.sq_mu);  // (named through w: the analysis matches get_sqe's w.io.sq_mu)
     if (!r.efd_armed.load(std::memory_order_relaxed)) {
       io_uring_sqe* sqe = get_sqe(w);
       io_uring_prep_read(sqe, r.efd, &r.efd_buf, sizeof r.efd_buf, 0);

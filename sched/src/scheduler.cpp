@@ -644,7 +644,10 @@ coroutine* scheduler::find_runnable(worker& w) {
     if (!co) co = local_get(w);
     if (!co) co = global_get(w, runq::capacity / 2);
     // Nothing queued: serve every worker's due timers (a busy worker's included), then look again.
-    if (!co && (run_all_due_timers(w) | io_reap_all(w))) continue;
+    if (!co) {
+      const bool fired = run_all_due_timers(w);
+      if (io_reap_all(w) || fired) continue;  // both run, whichever found something
+    }
     if (!co) {
       // Spin (steal) only while spinners are fewer than half the busy workers, as Go does: more
       // would burn CPU fighting over the same few queues.

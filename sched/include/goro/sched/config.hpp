@@ -36,6 +36,7 @@
 #define GORO_REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))
 #define GORO_ACQUIRE(...) __attribute__((acquire_capability(__VA_ARGS__)))
 #define GORO_RELEASE(...) __attribute__((release_capability(__VA_ARGS__)))
+#define GORO_TRY_ACQUIRE(...) __attribute__((try_acquire_capability(__VA_ARGS__)))
 #define GORO_NO_THREAD_SAFETY_ANALYSIS __attribute__((no_thread_safety_analysis))
 #else
 #define GORO_CAPABILITY(x)
@@ -44,5 +45,6 @@
 #define GORO_REQUIRES(...)
 #define GORO_ACQUIRE(...)
 #define GORO_RELEASE(...)
+#define GORO_TRY_ACQUIRE(...)
 #define GORO_NO_THREAD_SAFETY_ANALYSIS
 #endif

@@ -40,7 +40,7 @@ class GORO_CAPABILITY("mutex") spin_lock {
     lock_slow();
   }
 
-  bool try_lock() GORO_NO_THREAD_SAFETY_ANALYSIS {
+  bool try_lock() GORO_TRY_ACQUIRE(true) {
     std::uint32_t e = 0;
     return s_.compare_exchange_strong(e, 1, std::memory_order_acquire, std::memory_order_relaxed);
   }
