@@ -1,0 +1,209 @@
+// fanout.hpp: the core of the quote-fanout client, as a library.
+//
+//   goro::run([] {
+//     qf::fanout::client cl({.addr = ex.addr(), .symbols = 300, .seed = 1});
+//     cl.start();                           // the session and every consumer, in coroutines
+//     ...
+//     qf::fanout::result r = cl.stop();     // Logout, close, join everything: the statistics
+//     return 0;
+//   });
+//
+// Design:
+//   - One session coroutine dials the exchange, logs on, and reads the feed with fix::framer.
+//     Each Quote is parsed (message::parse + fix::decode) exactly ONCE, into an immutable
+//     quote_event (the fix::quote, its universe index and its arrival time in steady-clock ns)
+//     held by std::shared_ptr<const quote_event>. That one pointer is handed to every interested
+//     consumer; nobody copies or re-parses the quote.
+//   - Consumers, each a coroutine with its own bounded goro::chan<quote_ptr>:
+//       * one per security: last bid/ask, mid, spread, EWMA of the mid (fixed alpha; the first
+//         mid seeds it);
+//       * one per sector: rolling volatility, the sample standard deviation (n - 1) of the last
+//         `vol_window` log returns of the sector's mids (a return is ln(mid / previous mid of the
+//         same security); a security's first quote gives no return);
+//       * one global: a market-cap-weighted index, 100 * sum_i w_i * mid_i / p0_i, where w_i is
+//         the universe's weight, p0_i the instrument's initial price, and mid_i its last mid (p0_i
+//         until it is quoted), so the index starts at 100.
+//   - BACKPRESSURE POLICY: a slow consumer must never delay the session or the other consumers.
+//     The session hands a quote over with try_send; when a consumer's channel is full the NEW
+//     quote is DROPPED for that consumer only (the others still get it), and the drop is counted
+//     per consumer (result::securities[i].drops, sectors[s].drops, index.drops, and totals by
+//     class). A consumer that dropped quotes has statistics over the quotes it did receive, in
+//     order; the others are exact.
+//   - stop(): sends a Logout, reads until the exchange's Logout or the end of the stream (with a
+//     deadline), closes the connection, closes every consumer channel (consumers drain what is
+//     buffered), joins every coroutine and returns the result. wait() does the same without
+//     asking to stop (the session ends at max_quotes, or when the exchange closes).
+//   - Latency: each consumer records, per update, the time from the quote's arrival (right after
+//     it was parsed) to the end of its statistic update, in a log2 histogram per consumer class.
+#pragma once
+
+#include "fix.hpp"
+#include "universe.hpp"
+
+#include <goro/goro.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qf::fanout {
+
+// A quote as the consumers see it: parsed once, immutable, shared.
+struct quote_event {
+  fix::quote q;
+  std::uint32_t index = 0;       // into the universe
+  std::int64_t arrival_ns = 0;   // steady clock, right after parsing
+};
+using quote_ptr = std::shared_ptr<const quote_event>;
+
+enum class consumer_kind : std::uint8_t { security, sector, index };
+
+struct options {
+  std::string addr;                               // the exchange, "127.0.0.1:9878"
+  std::size_t symbols = universe::default_size;   // the exchange's universe: size and seed
+  std::uint64_t seed = 1;
+  std::string comp_id = "CLIENT";                 // our SenderCompID
+  std::string target = "EXCH";                    // the exchange's
+  std::int64_t heartbeat_interval_s = 30;
+  // Per-consumer channel capacities (quotes).
+  std::size_t security_capacity = 256;
+  std::size_t sector_capacity = 1024;
+  std::size_t index_capacity = 4096;
+  // Per-security capacity by universe index (e.g. one small channel in a test); null: all
+  // security_capacity.
+  std::function<std::size_t(std::size_t index)> security_capacity_of = nullptr;
+  double ewma_alpha = 0.05;
+  std::size_t vol_window = 100;                   // returns in the rolling volatility (>= 2)
+  // Quotes to take, then the session logs out by itself; 0: until stop() or the end of stream.
+  std::uint64_t max_quotes = 0;
+  std::chrono::milliseconds logout_timeout{5000}; // waiting for the exchange's Logout
+  std::chrono::milliseconds io_timeout{60000};    // no byte at all for this long ends the session
+  // Test hook: called by a consumer with each quote it takes, before updating its statistic
+  // (may sleep, to make a consumer slow). Called concurrently from several consumers.
+  std::function<void(consumer_kind, std::size_t id, const quote_ptr&)> on_consume = nullptr;
+};
+
+struct security_stats {
+  fix::symbol sym;
+  std::uint64_t updates = 0;  // quotes taken
+  std::uint64_t drops = 0;    // quotes dropped: the channel was full
+  double bid = 0, ask = 0, mid = 0, spread = 0, ewma = 0;  // of the last quote taken
+};
+
+struct sector_stats {
+  sector sec = sector::information_technology;
+  std::uint64_t updates = 0, drops = 0;
+  std::uint64_t returns = 0;  // log returns seen in all (the window holds the last vol_window)
+  double volatility = 0;      // stddev of the window's returns; 0 with fewer than two
+};
+
+struct index_stats {
+  std::uint64_t updates = 0, drops = 0;
+  double value = 100;
+};
+
+// Arrival-to-update latency: bucket k counts samples in [2^(k-1), 2^k) ns (bucket 0: 0 ns).
+struct latency_histogram {
+  std::array<std::uint64_t, 64> buckets{};
+  std::uint64_t count = 0;
+  std::int64_t sum_ns = 0, max_ns = 0;
+  void add(std::int64_t ns) noexcept;
+  void merge(const latency_histogram& o) noexcept;
+  double mean_ns() const noexcept { return count ? static_cast<double>(sum_ns) / count : 0; }
+  std::int64_t quantile_ns(double q) const noexcept;  // an upper bound: the bucket's top
+};
+
+struct result {
+  bool logged_on = false;
+  bool logged_out = false;           // the exchange's Logout was received
+  std::string error;                 // why the session ended abnormally, if it did
+  std::uint64_t frames = 0;          // framer.frames()
+  std::uint64_t messages = 0;        // frames that parsed (message::parse calls that succeeded)
+  std::uint64_t parse_calls = 0;     // message::parse calls (one per frame)
+  std::uint64_t quote_decodes = 0;   // fix::decode(quote) calls
+  std::uint64_t quotes_received = 0; // quotes decoded and dispatched
+  std::uint64_t quotes_ignored = 0;  // after max_quotes or stop()
+  std::uint64_t unknown_symbols = 0;
+  std::uint64_t heartbeats_sent = 0;
+  fix::error_counters errors;        // framing, parse and decode errors by class
+  std::vector<security_stats> securities;  // by universe index
+  std::array<sector_stats, sector_count> sectors{};
+  index_stats index;
+  std::uint64_t security_drops = 0, sector_drops = 0, index_drops = 0;
+  latency_histogram security_latency, sector_latency, index_latency;
+};
+
+// The pure statistic updates, shared by the consumers (and usable single-threaded).
+struct security_calc {
+  double alpha;
+  security_stats s;
+  void update(const fix::quote& q) noexcept;
+};
+struct sector_calc {
+  std::size_t window;
+  std::vector<double> last_mid;  // by universe index; 0: not quoted yet
+  std::vector<double> ring;      // the last `window` returns
+  std::size_t head = 0;
+  sector_stats s;
+  void update(std::uint32_t index, const fix::quote& q);
+};
+struct index_calc {
+  const universe* u;
+  std::vector<double> mid;       // by universe index
+  index_stats s;
+  explicit index_calc(const universe& uu);
+  void update(std::uint32_t index, const fix::quote& q) noexcept;
+};
+
+class client {
+ public:
+  explicit client(options o);
+  ~client();  // stop() if started and not yet joined
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // Dials and sends the Logon (std::system_error if the dial fails), then spawns the session and
+  // every consumer (once). Call inside goro::run.
+  void start();
+  // Asks the session to log out, then wait().
+  result stop();
+  // Joins the session and every consumer; returns the result (once; later calls return it again).
+  result wait();
+
+  const universe& symbols() const noexcept { return u_; }
+  const options& opts() const noexcept { return opt_; }
+  // Live counter (any coroutine may read it).
+  std::uint64_t quotes_received() const noexcept { return live_quotes_.load(std::memory_order_relaxed); }
+
+ private:
+  void session();
+  void send_logout();
+
+  options opt_;
+  universe u_;
+  goro::net::conn conn_;
+  goro::mutex write_mu_;
+  std::atomic<bool> stop_{false};
+  bool logout_sent_ = false;       // guarded by write_mu_
+  std::uint64_t seq_ = 1;          // guarded by write_mu_
+  std::atomic<std::uint64_t> live_quotes_{0};
+
+  std::vector<goro::chan<quote_ptr>> sec_ch_;
+  std::array<goro::chan<quote_ptr>, sector_count> sector_ch_;
+  goro::chan<quote_ptr> index_ch_ = nullptr;
+
+  goro::join_handle<void> session_h_;
+  std::vector<goro::join_handle<std::pair<security_stats, latency_histogram>>> sec_h_;
+  std::vector<goro::join_handle<std::pair<sector_stats, latency_histogram>>> sector_h_;
+  goro::join_handle<std::pair<index_stats, latency_histogram>> index_h_;
+
+  result r_;  // the session's part, written by the session only, read after it is joined
+  bool started_ = false, joined_ = false;
+};
+
+}  // namespace qf::fanout
