@@ -246,6 +246,10 @@ class scheduler {
 
   void note_foreign_spawn() noexcept { foreign_spawned_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Diagnostics: the goroutine dump, and the futex word SIGQUIT's handler wakes the monitor on.
+  std::string dump();
+  std::atomic<std::uint32_t>& monitor_word() noexcept { return monitor_stop_; }
+
   coroutine* main_co = nullptr;
 
  private:
@@ -302,10 +306,7 @@ class scheduler {
   std::thread monitor_thread_;
   std::atomic<std::uint32_t> monitor_stop_{0};  // futex word: 1 = stop; also woken for SIGQUIT
   std::atomic<std::uint64_t> monitor_wakeups_{0};
-  bool deadlocked() ;          // monitor: the deadlock conditions (see scheduler.cpp)
- public:
-  std::string dump();          // goroutine_dump()
-  std::atomic<std::uint32_t>& monitor_word() noexcept { return monitor_stop_; }
+  bool deadlocked();  // monitor: the deadlock conditions (see scheduler.cpp)
 };
 
 // The current thread's worker (nullptr on other threads). Deliberately out of line: a coroutine

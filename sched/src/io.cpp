@@ -152,11 +152,6 @@ io_uring_sqe* get_sqe(worker& w) GORO_REQUIRES(w.io.sq_mu) {
 
 }  // namespace
 
-bool io_available() noexcept {
-  worker* w = current_worker();
-  return w && w->io.ok;
-}
-
 int io_op::run(std::int64_t deadline) {
   worker* w = current_worker();
   coroutine* co = w ? w->current : nullptr;

@@ -107,7 +107,4 @@ class io_op {
   void arm(std::int64_t when) GORO_REQUIRES(dl_mu_);
 };
 
-// Whether the calling thread's worker has a ring (false off the workers).
-bool io_available() noexcept;
-
 }  // namespace goro::sched
