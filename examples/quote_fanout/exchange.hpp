@@ -15,7 +15,9 @@
 //   2. A writer coroutine then sends Quotes (S), each one tick of the session's own market (a
 //      qf::market over the universe, seeded with `seed`: every session sees the same sequence,
 //      which a client can re-simulate). rate > 0: at most `rate` quotes a second, paced by the
-//      clock, in batches; rate == 0: as fast as the client reads (write_all parks on a full
+//      clock in bursts (a wake-up for every max(1, rate / 1000) quotes, so about a millisecond
+//      apart at high rates), batches capped by batch_bytes; rate == 0: as fast as the client
+//      reads (write_all parks on a full
 //      socket). Without anything else to send for HeartBtInt seconds it sends a Heartbeat (0).
 //   3. The session's coroutine reads: TestRequest (1) -> Heartbeat with its TestReqID;
 //      NewOrderSingle (D) -> ExecutionReport (8): a market order fills at once, whole, at the

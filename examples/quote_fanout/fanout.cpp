@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <climits>
+#include <cstdint>
 #include <cmath>
 #include <mutex>
 #include <stdexcept>
@@ -24,10 +26,24 @@ double mid_of(const fix::quote& q) noexcept { return (fix::to_double(q.bid()) + 
 
 // ---- latency ------------------------------------------------------------------------------------
 
+std::size_t latency_histogram::bucket_of(std::int64_t ns) noexcept {
+  if (ns < 8) return ns < 0 ? 0 : static_cast<std::size_t>(ns);
+  const auto v = static_cast<std::uint64_t>(ns);
+  const int e = std::bit_width(v) - 1;  // 3..62
+  const std::size_t sub = (v >> (e - 2)) & 3;
+  return 8 + static_cast<std::size_t>(e - 3) * 4 + sub;
+}
+
+std::int64_t latency_histogram::bucket_top(std::size_t b) noexcept {
+  if (b < 8) return static_cast<std::int64_t>(b);
+  const std::size_t e = (b - 8) / 4 + 3, sub = (b - 8) % 4;
+  if (e >= 62 && sub == 3) return INT64_MAX;
+  return static_cast<std::int64_t>(((std::uint64_t{4} + sub + 1) << (e - 2)) - 1);
+}
+
 void latency_histogram::add(std::int64_t ns) noexcept {
   if (ns < 0) ns = 0;
-  const std::size_t b = std::min<std::size_t>(std::bit_width(static_cast<std::uint64_t>(ns)), 63);
-  ++buckets[b];
+  ++buckets[bucket_of(ns)];
   ++count;
   sum_ns += ns;
   max_ns = std::max(max_ns, ns);
@@ -40,15 +56,44 @@ void latency_histogram::merge(const latency_histogram& o) noexcept {
   max_ns = std::max(max_ns, o.max_ns);
 }
 
+latency_histogram latency_histogram::since(const latency_histogram& earlier) const noexcept {
+  latency_histogram d;
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    d.buckets[i] = buckets[i] >= earlier.buckets[i] ? buckets[i] - earlier.buckets[i] : 0;
+    if (d.buckets[i]) d.max_ns = std::min(bucket_top(i), max_ns);
+  }
+  d.count = count >= earlier.count ? count - earlier.count : 0;
+  d.sum_ns = sum_ns >= earlier.sum_ns ? sum_ns - earlier.sum_ns : 0;
+  return d;
+}
+
 std::int64_t latency_histogram::quantile_ns(double q) const noexcept {
   if (count == 0) return 0;
-  const auto want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count)));
+  const auto want = std::max<std::uint64_t>(static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count))), 1);
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < buckets.size(); ++i) {
     seen += buckets[i];
-    if (seen >= std::max<std::uint64_t>(want, 1)) return i == 0 ? 0 : std::min<std::int64_t>(max_ns, (std::int64_t{1} << i) - 1);
+    if (seen >= want) return std::min(max_ns, bucket_top(i));
   }
   return max_ns;
+}
+
+void live_histogram::add(std::int64_t ns) noexcept {
+  if (ns < 0) ns = 0;
+  bump(buckets_[latency_histogram::bucket_of(ns)], 1);
+  bump(count_, 1);
+  bump(sum_, static_cast<std::uint64_t>(ns));
+  if (static_cast<std::uint64_t>(ns) > max_.load(std::memory_order_relaxed))
+    max_.store(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
+}
+
+latency_histogram live_histogram::snapshot() const noexcept {
+  latency_histogram h;
+  for (std::size_t i = 0; i < h.buckets.size(); ++i) h.buckets[i] = buckets_[i].load(std::memory_order_relaxed);
+  h.count = count_.load(std::memory_order_relaxed);
+  h.sum_ns = static_cast<std::int64_t>(sum_.load(std::memory_order_relaxed));
+  h.max_ns = static_cast<std::int64_t>(max_.load(std::memory_order_relaxed));
+  return h;
 }
 
 // ---- statistics ---------------------------------------------------------------------------------
@@ -104,8 +149,16 @@ void index_calc::update(std::uint32_t i, const fix::quote& q) noexcept {
 
 client::client(options o) : opt_(std::move(o)), u_(opt_.symbols, opt_.seed) {
   if (opt_.vol_window < 2) throw std::invalid_argument("qf::fanout: vol_window must be >= 2");
-  if (opt_.security_capacity == 0 || opt_.sector_capacity == 0 || opt_.index_capacity == 0)
+  if (opt_.security_capacity == 0 || opt_.sector_capacity == 0 || opt_.index_capacity == 0 ||
+      opt_.decision_capacity == 0)
     throw std::invalid_argument("qf::fanout: channel capacities must be > 0");
+  if (opt_.decision_makers > 0 && (opt_.order_qty <= 0 || opt_.max_position < 0 || !(opt_.max_orders_per_s > 0) ||
+                                   !(opt_.signal_threshold > 0)))
+    throw std::invalid_argument("qf::fanout: order_qty, max_orders_per_s and signal_threshold must be > 0");
+  live_sec_ = std::make_unique<live_security[]>(u_.size());
+  live_sec_lat_ = std::make_unique<live_consumer[]>(u_.size());
+  live_decision_ = std::make_unique<live_consumer[]>(std::max<std::size_t>(opt_.decision_makers, 1));
+  live_index_.value.store(100, std::memory_order_relaxed);
 }
 
 client::~client() {
@@ -134,13 +187,18 @@ void client::start() {
     sec_h_.push_back(goro::spawn([this, i, ch = sec_ch_[i]]() mutable {
       security_calc c{opt_.ewma_alpha, {}};
       c.s.sym = u_[i].sym;
-      latency_histogram h;
+      live_security& pub = live_sec_[i];
+      live_histogram& h = live_sec_lat_[i].latency;
       while (std::optional<quote_ptr> p = ch.recv()) {
         if (opt_.on_consume) opt_.on_consume(consumer_kind::security, i, *p);
         c.update((*p)->q);
+        pub.bid.store(c.s.bid, std::memory_order_relaxed);
+        pub.ask.store(c.s.ask, std::memory_order_relaxed);
+        pub.ewma.store(c.s.ewma, std::memory_order_relaxed);
+        pub.updates.store(c.s.updates, std::memory_order_relaxed);
         h.add(steady_ns() - (*p)->arrival_ns);
       }
-      return std::pair{c.s, h};
+      return c.s;
     }));
   }
   for (std::size_t s = 0; s < sector_count; ++s) {
@@ -149,26 +207,31 @@ void client::start() {
       sector_calc c{opt_.vol_window, std::vector<double>(u_.size(), 0.0), {}, 0, {}};
       c.s.sec = static_cast<sector>(s);
       c.ring.reserve(opt_.vol_window);
-      latency_histogram h;
+      live_consumer& pub = live_sector_[s];
       while (std::optional<quote_ptr> p = ch.recv()) {
         if (opt_.on_consume) opt_.on_consume(consumer_kind::sector, s, *p);
         c.update((*p)->index, (*p)->q);
-        h.add(steady_ns() - (*p)->arrival_ns);
+        pub.value.store(c.s.volatility, std::memory_order_relaxed);
+        pub.latency.add(steady_ns() - (*p)->arrival_ns);
       }
-      return std::pair{c.s, h};
+      return c.s;
     }));
   }
   index_ch_ = goro::chan<quote_ptr>(opt_.index_capacity);
   index_h_ = goro::spawn([this, ch = index_ch_]() mutable {
     index_calc c(u_);
-    latency_histogram h;
     while (std::optional<quote_ptr> p = ch.recv()) {
       if (opt_.on_consume) opt_.on_consume(consumer_kind::index, 0, *p);
       c.update((*p)->index, (*p)->q);
-      h.add(steady_ns() - (*p)->arrival_ns);
+      live_index_.value.store(c.s.value, std::memory_order_relaxed);
+      live_index_.latency.add(steady_ns() - (*p)->arrival_ns);
     }
-    return std::pair{c.s, h};
+    return c.s;
   });
+  for (std::size_t k = 0; k < opt_.decision_makers; ++k) {
+    decision_ch_.emplace_back(opt_.decision_capacity);
+    decision_h_.push_back(goro::spawn([this, k, ch = decision_ch_[k]] { decide(k, ch); }));
+  }
   session_h_ = goro::spawn([this] { session(); });
 }
 
@@ -184,6 +247,111 @@ void client::send_logout() {
   conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.logout_timeout);
 }
 
+// ---- decisions and orders -----------------------------------------------------------------------
+
+void client::decide(std::size_t k, goro::chan<quote_ptr> ch) {
+  using clock = std::chrono::steady_clock;
+  live_histogram& h = live_decision_[k].latency;
+  // A token bucket of this decision maker's share of max_orders_per_s, at most one second deep.
+  const double rate = opt_.max_orders_per_s / static_cast<double>(opt_.decision_makers);
+  double tokens = 1;
+  auto refilled = clock::now();
+  std::unordered_map<std::uint32_t, clock::time_point> last_order;  // cooldown per security
+  while (std::optional<quote_ptr> p = ch.recv()) {
+    if (opt_.on_consume) opt_.on_consume(consumer_kind::decision, k, *p);
+    const quote_event& ev = **p;
+    const live_security& sec = live_sec_[ev.index];
+    const double ewma = sec.ewma.load(std::memory_order_relaxed);
+    const double vol = live_sector_[static_cast<std::size_t>(u_[ev.index].sec)].value.load(std::memory_order_relaxed);
+    const double mid = mid_of(ev.q);
+    if (ewma > 0 && vol > 0 && mid > 0) {
+      const double dev = std::log(mid / ewma);
+      const double limit = opt_.signal_threshold * vol;
+      if (dev > limit || dev < -limit) {
+        const fix::side sd = dev > 0 ? fix::side::sell : fix::side::buy;  // revert to the mean
+        const std::int64_t signed_qty = sd == fix::side::buy ? opt_.order_qty : -opt_.order_qty;
+        const auto now = clock::now();
+        tokens = std::min(1.0, tokens + rate * std::chrono::duration<double>(now - refilled).count());
+        refilled = now;
+        const auto last = last_order.find(ev.index);
+        const bool cooled = last == last_order.end() || now - last->second >= opt_.order_cooldown;
+        const std::int64_t exposure = sec.exposure.load(std::memory_order_relaxed);
+        if (tokens >= 1 && cooled && std::abs(exposure + signed_qty) <= opt_.max_position) {
+          tokens -= 1;
+          last_order[ev.index] = now;
+          send_order(k, ev.index, sd, opt_.order_qty);
+        }
+      }
+    }
+    h.add(steady_ns() - ev.arrival_ns);
+  }
+}
+
+bool client::send_order(std::size_t k, std::uint32_t index, fix::side sd, std::int64_t qty) {
+  const std::int64_t signed_qty = sd == fix::side::buy ? qty : -qty;
+  const std::string id = "D" + std::to_string(k) + "-" + std::to_string(next_order_.fetch_add(1, std::memory_order_relaxed));
+  std::string out;
+  std::lock_guard<goro::mutex> lk(write_mu_);
+  if (logout_sent_) return false;
+  fix::new_order_single o;
+  o.cl_ord_id = id;
+  o.sym = u_[index].sym;
+  o.sd = sd;
+  o.qty = qty;
+  o.type = fix::ord_type::market;
+  o.transact_time_ns = fix::utc_now_ns();
+  fix::encode(out, fix::header{opt_.comp_id, opt_.target, seq_++, o.transact_time_ns}, o);
+  live_sec_[index].exposure.fetch_add(signed_qty, std::memory_order_relaxed);
+  {
+    goro::sched::spin_guard g(order_mu_);
+    pending_[id] = pending_order{steady_ns(), index, signed_qty};
+  }
+  // Counted before the write, so that its ExecutionReport never finds fills > sent.
+  live_.orders_sent.fetch_add(1, std::memory_order_relaxed);  // several decision makers write it
+  std::error_code ec;
+  conn_.write_all(out, ec);
+  if (ec) {  // the session is ending: the order is not in flight
+    goro::sched::spin_guard g(order_mu_);
+    if (pending_.erase(id)) {
+      live_sec_[index].exposure.fetch_sub(signed_qty, std::memory_order_relaxed);
+      live_.orders_sent.fetch_sub(1, std::memory_order_relaxed);
+    }
+    return false;
+  }
+  return true;
+}
+
+// The session's: matches an ExecutionReport with its order.
+void client::on_execution(const fix::execution_report& er) {
+  pending_order po;
+  {
+    goro::sched::spin_guard g(order_mu_);
+    const auto it = pending_.find(std::string(er.cl_ord_id));
+    if (it == pending_.end()) {
+      bump(live_.unmatched);
+      return;
+    }
+    po = it->second;
+    pending_.erase(it);
+  }
+  live_rtt_.add(steady_ns() - po.sent_ns);
+  live_security& sec = live_sec_[po.index];
+  if (er.etype == fix::exec_type::trade && er.last_qty > 0) {
+    const std::int64_t filled = po.signed_qty > 0 ? er.last_qty : -er.last_qty;
+    sec.position.store(sec.position.load(std::memory_order_relaxed) + filled, std::memory_order_relaxed);
+    if (filled != po.signed_qty) sec.exposure.fetch_add(filled - po.signed_qty, std::memory_order_relaxed);
+    live_.cash.store(live_.cash.load(std::memory_order_relaxed) - static_cast<double>(filled) * fix::to_double(er.last_px),
+                     std::memory_order_relaxed);
+    live_.gross_shares.store(live_.gross_shares.load(std::memory_order_relaxed) + er.last_qty, std::memory_order_relaxed);
+    bump(live_.fills);
+  } else {
+    sec.exposure.fetch_sub(po.signed_qty, std::memory_order_relaxed);
+    bump(live_.rejects);
+  }
+}
+
+// ---- the session --------------------------------------------------------------------------------
+
 void client::session() {
   fix::framer fr;
   fix::message m;
@@ -191,10 +359,20 @@ void client::session() {
   auto dispatch = [&](quote_ptr p) {
     const std::uint32_t i = p->index;
     // Drop the NEW quote for a consumer whose channel is full; the others still get it.
-    if (!sec_ch_[i].try_send(p)) ++r_.securities[i].drops;
+    if (!sec_ch_[i].try_send(p)) {
+      ++r_.securities[i].drops;
+      bump(live_.sec_drops);
+    }
     const auto s = static_cast<std::size_t>(u_[i].sec);
-    if (!sector_ch_[s].try_send(p)) ++r_.sectors[s].drops;
-    if (!index_ch_.try_send(std::move(p))) ++r_.index.drops;
+    if (!sector_ch_[s].try_send(p)) {
+      ++r_.sectors[s].drops;
+      bump(live_.sector_drops);
+    }
+    if (!decision_ch_.empty() && !decision_ch_[i % decision_ch_.size()].try_send(p)) bump(live_.decision_drops);
+    if (!index_ch_.try_send(std::move(p))) {
+      ++r_.index.drops;
+      bump(live_.index_drops);
+    }
   };
   conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.io_timeout);
   bool done = false;
@@ -238,6 +416,7 @@ void client::session() {
           const std::optional<std::size_t> idx = u_.find(ev.q.sym());
           if (!idx) {
             ++r_.unknown_symbols;
+            bump(live_.unknown);
             break;
           }
           ev.index = static_cast<std::uint32_t>(*idx);
@@ -246,6 +425,15 @@ void client::session() {
           live_quotes_.store(r_.quotes_received, std::memory_order_relaxed);
           dispatch(std::make_shared<const quote_event>(ev));
           if (opt_.max_quotes != 0 && r_.quotes_received == opt_.max_quotes) send_logout();
+          break;
+        }
+        case fix::msg_type::execution_report: {
+          fix::execution_report er;
+          if (const fix::error e = fix::decode(m, er)) {
+            fr.errors().add(e.code);
+            break;
+          }
+          on_execution(er);
           break;
         }
         case fix::msg_type::logon:
@@ -276,6 +464,8 @@ void client::session() {
       }
       if (done) break;
     }
+    live_.frames.store(fr.frames(), std::memory_order_relaxed);
+    live_.errors.store(fr.errors().total(), std::memory_order_relaxed);
   }
   r_.frames = fr.frames();
   r_.errors = fr.errors();
@@ -284,6 +474,53 @@ void client::session() {
   for (auto& c : sec_ch_) c.close();
   for (auto& c : sector_ch_) c.close();
   index_ch_.close();
+  for (auto& c : decision_ch_) c.close();
+  session_over_.store(true, std::memory_order_release);
+}
+
+// ---- results ------------------------------------------------------------------------------------
+
+live_snapshot client::live() const {
+  live_snapshot v;
+  v.quotes = live_quotes_.load(std::memory_order_relaxed);
+  v.frames = live_.frames.load(std::memory_order_relaxed);
+  v.errors = live_.errors.load(std::memory_order_relaxed);
+  v.unknown_symbols = live_.unknown.load(std::memory_order_relaxed);
+  v.security_drops = live_.sec_drops.load(std::memory_order_relaxed);
+  v.sector_drops = live_.sector_drops.load(std::memory_order_relaxed);
+  v.index_drops = live_.index_drops.load(std::memory_order_relaxed);
+  v.decision_drops = live_.decision_drops.load(std::memory_order_relaxed);
+  v.index = live_index_.value.load(std::memory_order_relaxed);
+  for (std::size_t s = 0; s < sector_count; ++s) {
+    v.volatility[s] = live_sector_[s].value.load(std::memory_order_relaxed);
+    v.sector_latency.merge(live_sector_[s].latency.snapshot());
+  }
+  for (std::size_t i = 0; i < u_.size(); ++i) v.security_latency.merge(live_sec_lat_[i].latency.snapshot());
+  v.index_latency = live_index_.latency.snapshot();
+  for (std::size_t k = 0; k < opt_.decision_makers; ++k) v.decision_latency.merge(live_decision_[k].latency.snapshot());
+  v.order_round_trip = live_rtt_.snapshot();
+  v.orders.sent = live_.orders_sent.load(std::memory_order_relaxed);
+  v.orders.fills = live_.fills.load(std::memory_order_relaxed);
+  v.orders.rejects = live_.rejects.load(std::memory_order_relaxed);
+  v.orders.unmatched = live_.unmatched.load(std::memory_order_relaxed);
+  v.orders.gross_shares = live_.gross_shares.load(std::memory_order_relaxed);
+  v.orders.cash = live_.cash.load(std::memory_order_relaxed);
+  double marked = 0;
+  for (std::size_t i = 0; i < u_.size(); ++i) {
+    const std::int64_t pos = live_sec_[i].position.load(std::memory_order_relaxed);
+    if (pos != 0)
+      marked += static_cast<double>(pos) * (live_sec_[i].bid.load(std::memory_order_relaxed) +
+                                            live_sec_[i].ask.load(std::memory_order_relaxed)) / 2;
+  }
+  v.orders.pnl = v.orders.cash + marked;
+  return v;
+}
+
+security_view client::security(std::size_t i) const {
+  const live_security& s = live_sec_[i];
+  return {s.bid.load(std::memory_order_relaxed), s.ask.load(std::memory_order_relaxed),
+          s.ewma.load(std::memory_order_relaxed), s.updates.load(std::memory_order_relaxed),
+          s.position.load(std::memory_order_relaxed)};
 }
 
 result client::stop() {
@@ -298,27 +535,36 @@ result client::stop() {
 result client::wait() {
   if (!started_ || joined_) return r_;
   session_h_.get();
+  for (auto& h : decision_h_) h.get();
   for (std::size_t i = 0; i < sec_h_.size(); ++i) {
-    auto [st, h] = sec_h_[i].get();
+    security_stats st = sec_h_[i].get();
     st.drops = r_.securities[i].drops;
     r_.securities[i] = st;
     r_.security_drops += st.drops;
-    r_.security_latency.merge(h);
+    r_.security_latency.merge(live_sec_lat_[i].latency.snapshot());
   }
   for (std::size_t s = 0; s < sector_h_.size(); ++s) {
-    auto [st, h] = sector_h_[s].get();
+    sector_stats st = sector_h_[s].get();
     st.drops = r_.sectors[s].drops;
     r_.sectors[s] = st;
     r_.sector_drops += st.drops;
-    r_.sector_latency.merge(h);
+    r_.sector_latency.merge(live_sector_[s].latency.snapshot());
   }
   {
-    auto [st, h] = index_h_.get();
+    index_stats st = index_h_.get();
     st.drops = r_.index.drops;
     r_.index = st;
     r_.index_drops = st.drops;
-    r_.index_latency.merge(h);
+    r_.index_latency = live_index_.latency.snapshot();
   }
+  // Everything is joined: the live values are final.
+  const live_snapshot v = live();
+  r_.decision_drops = v.decision_drops;
+  r_.decision_latency = v.decision_latency;
+  r_.orders = v.orders;
+  r_.order_round_trip = v.order_round_trip;
+  r_.positions.resize(u_.size());
+  for (std::size_t i = 0; i < u_.size(); ++i) r_.positions[i] = live_sec_[i].position.load(std::memory_order_relaxed);
   joined_ = true;
   return r_;
 }

@@ -33,14 +33,29 @@
 //     deadline), closes the connection, closes every consumer channel (consumers drain what is
 //     buffered), joins every coroutine and returns the result. wait() does the same without
 //     asking to stop (the session ends at max_quotes, or when the exchange closes).
+//   - Decision makers (options::decision_makers, 0 by default): coroutine k watches the securities
+//     with index % decision_makers == k: it gets their quotes (its own bounded channel, same drop
+//     policy) and reads the statistics the other consumers publish (the security's EWMA, the
+//     sector's volatility). When the mid strays from its EWMA by more than signal_threshold
+//     sector volatilities it sends a market order back over the same session (mean reversion:
+//     sell above, buy below), within a per-security position limit, a per-security cooldown and
+//     a token bucket of max_orders_per_s. The session matches each ExecutionReport to its order
+//     (ClOrdID), keeps positions and cash, and records the order's round trip.
 //   - Latency: each consumer records, per update, the time from the quote's arrival (right after
-//     it was parsed) to the end of its statistic update, in a log2 histogram per consumer class.
+//     it was parsed) to the end of its statistic update, in a histogram per consumer (log2 with 4
+//     linear sub-buckets per octave: about 25% resolution).
+//   - Live view: while the client runs, live() returns a snapshot (counters, index, sector
+//     volatilities, cumulative histograms: diff two with since()) and security(i) one security's
+//     last quote and EWMA. Every live value has one writer (the consumer or session that owns
+//     it) and is a relaxed atomic, so publishing costs a plain store and readers never block
+//     anyone; a snapshot is not atomic as a whole (each value is at most one update old).
 #pragma once
 
 #include "fix.hpp"
 #include "universe.hpp"
 
 #include <goro/goro.hpp>
+#include <goro/sched/spin_lock.hpp>
 
 #include <array>
 #include <atomic>
@@ -49,6 +64,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace qf::fanout {
@@ -61,7 +77,7 @@ struct quote_event {
 };
 using quote_ptr = std::shared_ptr<const quote_event>;
 
-enum class consumer_kind : std::uint8_t { security, sector, index };
+enum class consumer_kind : std::uint8_t { security, sector, index, decision };
 
 struct options {
   std::string addr;                               // the exchange, "127.0.0.1:9878"
@@ -83,6 +99,14 @@ struct options {
   std::uint64_t max_quotes = 0;
   std::chrono::milliseconds logout_timeout{5000}; // waiting for the exchange's Logout
   std::chrono::milliseconds io_timeout{60000};    // no byte at all for this long ends the session
+  // Decision makers (see the top of this file); 0: none.
+  std::size_t decision_makers = 0;
+  std::size_t decision_capacity = 1024;
+  double signal_threshold = 6;         // |ln(mid / ewma)| above this many sector volatilities
+  std::int64_t order_qty = 100;        // shares per order
+  std::int64_t max_position = 1000;    // |filled + in-flight position| per security, shares
+  double max_orders_per_s = 20;        // over all decision makers
+  std::chrono::milliseconds order_cooldown{1000};  // between two orders on one security
   // Test hook: called by a consumer with each quote it takes, before updating its statistic
   // (may sleep, to make a consumer slow). Called concurrently from several consumers.
   std::function<void(consumer_kind, std::size_t id, const quote_ptr&)> on_consume = nullptr;
@@ -107,15 +131,46 @@ struct index_stats {
   double value = 100;
 };
 
-// Arrival-to-update latency: bucket k counts samples in [2^(k-1), 2^k) ns (bucket 0: 0 ns).
+// Latency in ns. Buckets: 0-7 ns one each; above, 4 linear sub-buckets per power of two (about
+// 25% wide), up to 2^63.
 struct latency_histogram {
-  std::array<std::uint64_t, 64> buckets{};
+  static constexpr std::size_t bucket_count = 8 + 60 * 4;
+  static std::size_t bucket_of(std::int64_t ns) noexcept;
+  static std::int64_t bucket_top(std::size_t b) noexcept;  // the largest value in bucket b
+
+  std::array<std::uint64_t, bucket_count> buckets{};
   std::uint64_t count = 0;
   std::int64_t sum_ns = 0, max_ns = 0;
   void add(std::int64_t ns) noexcept;
   void merge(const latency_histogram& o) noexcept;
+  // The samples added after `earlier` (a snapshot of the same histogram taken before): max_ns
+  // becomes the top of the highest bucket that grew.
+  latency_histogram since(const latency_histogram& earlier) const noexcept;
   double mean_ns() const noexcept { return count ? static_cast<double>(sum_ns) / count : 0; }
-  std::int64_t quantile_ns(double q) const noexcept;  // an upper bound: the bucket's top
+  std::int64_t quantile_ns(double q) const noexcept;  // an upper bound: the bucket's top (<= max)
+};
+
+// The same, written by one owner while others read it (relaxed atomics: the owner's add is a
+// few plain loads and stores on x86; a reader's snapshot may be mid-update by one sample).
+class live_histogram {
+ public:
+  void add(std::int64_t ns) noexcept;  // owner only
+  latency_histogram snapshot() const noexcept;
+
+ private:
+  static void bump(std::atomic<std::uint64_t>& a, std::uint64_t by) noexcept {
+    a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+  std::array<std::atomic<std::uint64_t>, latency_histogram::bucket_count> buckets_{};
+  std::atomic<std::uint64_t> count_{0}, sum_{0}, max_{0};
+};
+
+struct order_stats {
+  std::uint64_t sent = 0, fills = 0, rejects = 0;
+  std::uint64_t unmatched = 0;        // ExecutionReports for no order of ours
+  std::int64_t gross_shares = 0;      // sum of |filled quantity|
+  double cash = 0;                    // - sum of signed fill value
+  double pnl = 0;                     // cash + positions marked at the last mids (result only)
 };
 
 struct result {
@@ -134,8 +189,27 @@ struct result {
   std::vector<security_stats> securities;  // by universe index
   std::array<sector_stats, sector_count> sectors{};
   index_stats index;
-  std::uint64_t security_drops = 0, sector_drops = 0, index_drops = 0;
-  latency_histogram security_latency, sector_latency, index_latency;
+  std::uint64_t security_drops = 0, sector_drops = 0, index_drops = 0, decision_drops = 0;
+  latency_histogram security_latency, sector_latency, index_latency, decision_latency;
+  order_stats orders;
+  latency_histogram order_round_trip;  // NewOrderSingle written to its ExecutionReport parsed
+  std::vector<std::int64_t> positions; // filled shares by universe index
+};
+
+// What live() returns: cumulative since start().
+struct live_snapshot {
+  std::uint64_t quotes = 0, frames = 0, errors = 0, unknown_symbols = 0;
+  std::uint64_t security_drops = 0, sector_drops = 0, index_drops = 0, decision_drops = 0;
+  double index = 100;
+  std::array<double, sector_count> volatility{};
+  latency_histogram security_latency, sector_latency, index_latency, decision_latency, order_round_trip;
+  order_stats orders;  // pnl marked at the securities' last published mids
+};
+
+struct security_view {
+  double bid = 0, ask = 0, ewma = 0;
+  std::uint64_t updates = 0;
+  std::int64_t position = 0;
 };
 
 // The pure statistic updates, shared by the consumers (and usable single-threaded).
@@ -179,10 +253,41 @@ class client {
   const options& opts() const noexcept { return opt_; }
   // Live counter (any coroutine may read it).
   std::uint64_t quotes_received() const noexcept { return live_quotes_.load(std::memory_order_relaxed); }
+  // The session has ended (the exchange logged out or closed, the feed failed, or max_quotes):
+  // wait() will not block for long.
+  bool session_over() const noexcept { return session_over_.load(std::memory_order_acquire); }
+  // A snapshot of the live statistics (after start(); any coroutine or thread).
+  live_snapshot live() const;
+  security_view security(std::size_t i) const;
 
  private:
   void session();
   void send_logout();
+  void decide(std::size_t k, goro::chan<quote_ptr> ch);
+  bool send_order(std::size_t k, std::uint32_t index, fix::side sd, std::int64_t qty);
+  void on_execution(const fix::execution_report& er);
+
+  // Published by one writer each (see "Live view" above).
+  struct alignas(64) live_security {
+    std::atomic<double> bid{0}, ask{0}, ewma{0};
+    std::atomic<std::uint64_t> updates{0};
+    std::atomic<std::int64_t> position{0};   // filled shares: the session writes it
+    std::atomic<std::int64_t> exposure{0};   // filled + in flight: decision maker and session
+  };
+  struct alignas(64) live_consumer {
+    live_histogram latency;
+    std::atomic<double> value{0};            // a sector's volatility, the index level
+  };
+  struct live_counters {
+    std::atomic<std::uint64_t> frames{0}, errors{0}, unknown{0};
+    std::atomic<std::uint64_t> sec_drops{0}, sector_drops{0}, index_drops{0}, decision_drops{0};
+    std::atomic<std::uint64_t> orders_sent{0}, fills{0}, rejects{0}, unmatched{0};
+    std::atomic<std::int64_t> gross_shares{0};
+    std::atomic<double> cash{0};
+  };
+  static void bump(std::atomic<std::uint64_t>& a) noexcept {
+    a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   options opt_;
   universe u_;
@@ -192,15 +297,37 @@ class client {
   bool logout_sent_ = false;       // guarded by write_mu_
   std::uint64_t seq_ = 1;          // guarded by write_mu_
   std::atomic<std::uint64_t> live_quotes_{0};
+  std::atomic<bool> session_over_{false};
 
   std::vector<goro::chan<quote_ptr>> sec_ch_;
   std::array<goro::chan<quote_ptr>, sector_count> sector_ch_;
   goro::chan<quote_ptr> index_ch_ = nullptr;
+  std::vector<goro::chan<quote_ptr>> decision_ch_;
+
+  std::unique_ptr<live_security[]> live_sec_;    // by universe index
+  std::unique_ptr<live_consumer[]> live_sec_lat_;  // by universe index (latency only)
+  std::array<live_consumer, sector_count> live_sector_;
+  live_consumer live_index_;
+  std::unique_ptr<live_consumer[]> live_decision_;
+  live_histogram live_rtt_;                        // the session's
+  live_counters live_;
+
+  // Orders sent and not yet answered, by ClOrdID: guarded by order_mu_ (a spin lock: held for a
+  // map operation, never across I/O).
+  struct pending_order {
+    std::int64_t sent_ns = 0;
+    std::uint32_t index = 0;
+    std::int64_t signed_qty = 0;
+  };
+  mutable goro::sched::spin_lock order_mu_;
+  std::unordered_map<std::string, pending_order> pending_ GORO_GUARDED_BY(order_mu_);
+  std::atomic<std::uint64_t> next_order_{1};
 
   goro::join_handle<void> session_h_;
-  std::vector<goro::join_handle<std::pair<security_stats, latency_histogram>>> sec_h_;
-  std::vector<goro::join_handle<std::pair<sector_stats, latency_histogram>>> sector_h_;
-  goro::join_handle<std::pair<index_stats, latency_histogram>> index_h_;
+  std::vector<goro::join_handle<security_stats>> sec_h_;
+  std::vector<goro::join_handle<sector_stats>> sector_h_;
+  goro::join_handle<index_stats> index_h_;
+  std::vector<goro::join_handle<void>> decision_h_;
 
   result r_;  // the session's part, written by the session only, read after it is joined
   bool started_ = false, joined_ = false;

@@ -9,14 +9,12 @@
 // until a signal), then logs every session out, prints what it did and exits 0. A status line
 // every 5 seconds on stderr (not with --quiet). Bad command lines: exit code 2.
 #include "exchange.hpp"
+#include "stop_signals.hpp"
 
 #include <goro/goro.hpp>
 
-#include <pthread.h>
 #include <signal.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -129,20 +127,8 @@ int serve(const command& cmd) {
               cmd.ex.comp_id.c_str());
   std::fflush(stdout);
 
-  // SIGINT/SIGTERM are blocked on every thread (main blocked them before goro::run): a thread of
-  // the blocking pool waits for them, and the main coroutine waits for that, the duration, or the
-  // status ticks.
-  goro::chan<int> stop_signal(1);
-  std::atomic<bool> done{false};
-  auto signals = goro::spawn([stop_signal, &done]() mutable {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    goro::blocking([&] { return ::sigwait(&set, &sig); });
-    if (!done.load()) stop_signal.try_send(sig);
-  });
+  // SIGINT/SIGTERM (blocked on every thread since main) arrive on sig.c().
+  qf::stop_signals sig;
   goro::ticker status(5s);
   goro::recv_chan<std::chrono::steady_clock::time_point> deadline;  // nil: never
   if (cmd.duration_s > 0)
@@ -150,8 +136,8 @@ int serve(const command& cmd) {
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t last_quotes = 0;
   for (bool running = true; running;) {
-    goro::select(goro::on_recv(stop_signal, [&](std::optional<int> sig) {
-                   std::fprintf(stderr, "fix_exchange: %s, stopping\n", sig && *sig == SIGINT ? "SIGINT" : "SIGTERM");
+    goro::select(goro::on_recv(sig.c(), [&](std::optional<int> signo) {
+                   std::fprintf(stderr, "fix_exchange: %s, stopping\n", signo && *signo == SIGINT ? "SIGINT" : "SIGTERM");
                    running = false;
                  }),
                  goro::on_recv(deadline, [&](auto) { running = false; }),
@@ -170,11 +156,6 @@ int serve(const command& cmd) {
   print_stats(stdout, s);
   std::printf("fix_exchange: ran %.1f s, %.0f quotes/s on average\n", secs, s.quotes_sent / (secs > 0 ? secs : 1));
   std::fflush(stdout);
-  // End the signal wait (its job runs on the blocking pool) with a SIGTERM of our own, still
-  // blocked everywhere, so that sigwait takes it.
-  done.store(true);
-  if (!signals.done()) ::kill(::getpid(), SIGTERM);
-  signals.get();
   return 0;
 }
 
@@ -182,12 +163,7 @@ int serve(const command& cmd) {
 
 int main(int argc, char** argv) {
   const command cmd = parse(argc, argv);
-  // Before goro::run, so that every worker and pool thread inherits the mask.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  qf::stop_signals::block();  // before goro::run, so that every worker and pool thread inherits it
   try {
     return goro::run([&cmd] { return serve(cmd); });
   } catch (const std::exception& e) {

@@ -286,3 +286,104 @@ TEST_CASE("fanout: stop logs out and joins everything while quotes are still flo
   });
   CHECK(rc == 0);
 }
+
+TEST_CASE("fanout: decision makers send orders over the session, every ExecutionReport is matched") {
+  const int rc = goro::run([] {
+    qf::exchange ex({.listen = "127.0.0.1:0", .symbols = n_symbols, .seed = seed, .rate = 0,
+                     .quote_limit = n_quotes});
+    ex.start();
+    fo::options o{.addr = ex.addr(), .symbols = n_symbols, .seed = seed};
+    o.security_capacity = o.sector_capacity = o.index_capacity = o.decision_capacity = n_quotes;
+    o.max_quotes = n_quotes;
+    o.decision_makers = 3;
+    o.signal_threshold = 1;         // trade often
+    o.max_orders_per_s = 1e6;       // no rate limit to speak of
+    o.order_cooldown = 0ms;
+    o.order_qty = 100;
+    o.max_position = 300;
+    fo::result r;
+    std::uint64_t live_quotes = 0;
+    {
+      fo::client cl(o);
+      cl.start();
+      // The live view moves while the session runs, and never goes back.
+      std::uint64_t last = 0;
+      while (!cl.session_over()) {
+        const fo::live_snapshot v = cl.live();
+        CHECK(v.quotes >= last);
+        CHECK(v.orders.fills + v.orders.rejects <= v.orders.sent);
+        last = v.quotes;
+        goro::sleep_for(1ms);
+      }
+      r = cl.wait();
+      const fo::live_snapshot v = cl.live();
+      live_quotes = v.quotes;
+      CHECK(v.security_latency.count == r.security_latency.count);
+      CHECK(v.orders.sent == r.orders.sent);
+    }
+    ex.stop();
+    const qf::exchange_stats es = ex.stats();
+    CHECK(r.error == "");
+    CHECK(r.logged_out);
+    CHECK(live_quotes == n_quotes);
+    CHECK(r.decision_drops == 0);
+    CHECK(r.decision_latency.count == n_quotes);  // each quote goes to exactly one decision maker
+    MESSAGE("orders: " << r.orders.sent << " sent, " << r.orders.fills << " filled, P&L " << r.orders.pnl);
+    REQUIRE(r.orders.sent > 10);
+    // The exchange saw every order, answered each one, and the client matched every answer.
+    CHECK(es.orders == r.orders.sent);
+    CHECK(es.fills == r.orders.fills);
+    CHECK(es.rejects == r.orders.rejects);
+    CHECK(r.orders.fills + r.orders.rejects == r.orders.sent);
+    CHECK(r.orders.unmatched == 0);
+    CHECK(r.order_round_trip.count == r.orders.sent);
+    CHECK(r.orders.gross_shares == static_cast<std::int64_t>(r.orders.fills) * o.order_qty);
+    // Positions stay within the limit and add up to the shares traded.
+    std::int64_t gross_bound = 0;
+    for (std::int64_t p : r.positions) {
+      CHECK(std::abs(p) <= o.max_position);
+      gross_bound += std::abs(p);
+    }
+    CHECK(gross_bound <= r.orders.gross_shares);
+    CHECK(std::isfinite(r.orders.pnl));
+    CHECK(others_alive() == 0);
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("fanout: latency histogram buckets, quantiles and differences") {
+  using h = fo::latency_histogram;
+  // Every value lands in a bucket whose top is at least the value and whose predecessor's top is
+  // below it; buckets are at most 25% wide above 8 ns.
+  for (std::int64_t v : std::initializer_list<std::int64_t>{0, 1, 7, 8, 9, 15, 16, 99, 1000, 4095, 4096, 123456789,
+                         (1LL << 40) + 12345, INT64_MAX / 2, INT64_MAX}) {
+    INFO("value " << v);
+    const std::size_t b = h::bucket_of(v);
+    REQUIRE(b < h::bucket_count);
+    CHECK(h::bucket_top(b) >= v);
+    if (b > 0) CHECK(h::bucket_top(b - 1) < v);
+    if (v >= 8) CHECK(static_cast<double>(h::bucket_top(b)) <= 1.25 * static_cast<double>(v) + 1);
+  }
+  h a;
+  for (int i = 1; i <= 1000; ++i) a.add(i * 1000);  // 1 us .. 1 ms
+  CHECK(a.count == 1000);
+  CHECK(a.max_ns == 1'000'000);
+  const std::int64_t p50 = a.quantile_ns(0.5), p99 = a.quantile_ns(0.99);
+  CHECK(p50 >= 500'000);
+  CHECK(p50 <= 625'000);
+  CHECK(p99 >= 990'000);
+  CHECK(p99 <= 1'000'000);  // capped by the max
+  h b2 = a;
+  for (int i = 0; i < 10; ++i) b2.add(5'000'000);
+  const h d = b2.since(a);
+  CHECK(d.count == 10);
+  CHECK(d.quantile_ns(0.5) >= 5'000'000);
+  CHECK(d.quantile_ns(0.5) <= 5'000'000);  // the bucket's top is capped by max_ns
+  fo::live_histogram live;
+  for (int i = 1; i <= 1000; ++i) live.add(i * 1000);
+  const h s = live.snapshot();
+  CHECK(s.count == a.count);
+  CHECK(s.sum_ns == a.sum_ns);
+  CHECK(s.buckets == a.buckets);
+}
