@@ -889,3 +889,45 @@ TEST_CASE("the concurrent prime sieve finds the first primes (a chain of unbuffe
   });
   CHECK(got == want);
 }
+
+// A receiver on an otherwise idle worker polls an empty buffered channel briefly before parking
+// (chan_state.hpp, "Polling before parking"). Whatever arrives while it polls or after it parks,
+// every value comes once and in order, and a close seen while polling ends the receive.
+TEST_CASE("buffered: a receiver polling before it parks gets every value in order, and sees close") {
+  goro::run(goro::options{.workers = 2}, [] {
+    for (int round = 0; round < 50; ++round) {
+      goro::chan<int> ch(4);
+      constexpr int n = 2000;
+      auto consumer = goro::spawn([ch]() mutable {
+        int expect = 0;
+        bool ok = true;
+        while (std::optional<int> v = ch.recv()) ok = ok && *v == expect++;
+        return ok ? expect : -1;
+      });
+      auto producer = goro::spawn([ch, round]() mutable {
+        for (int i = 0; i < n; ++i) {
+          ch.send(i);
+          // Gaps of a few hundred ns to tens of us: some land while the receiver polls, some after
+          // it has parked.
+          const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds((i * 7919 + round * 31) % 20000);
+          while (std::chrono::steady_clock::now() < until) {
+          }
+        }
+        ch.close();  // may land while the receiver polls
+      });
+      producer.get();
+      CHECK(consumer.get() == n);
+    }
+    // Close with nothing sent: the receive ends empty whether it was polling or parked.
+    for (int round = 0; round < 200; ++round) {
+      goro::chan<int> ch(1);
+      auto r = goro::spawn([ch]() mutable { return ch.recv().has_value(); });
+      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(round * 50);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      ch.close();
+      CHECK_FALSE(r.get());
+    }
+    return 0;
+  });
+}

@@ -29,6 +29,7 @@ void chan_core::close() {
       throw_close_of_closed();
     }
     closed = true;
+    recv_hint.store(1, std::memory_order_relaxed);
     // Receivers' optionals stay empty; senders see ok == false and throw.
     while (wait_node* n = recvq.pop_claimed()) {
       n->ok = false;

@@ -1066,6 +1066,13 @@ void park(const char* reason) {
   co->wait_reason.store(nullptr, std::memory_order_relaxed);
 }
 
+bool worker_would_idle() noexcept {
+  worker* w = current_worker();
+  if (!w || w->sched.workers() < 2) return false;
+  return w->q.tail.load(std::memory_order_relaxed) == w->q.head.load(std::memory_order_relaxed) &&
+         w->runnext.load(std::memory_order_relaxed) == nullptr;
+}
+
 void ready(coroutine* co) {
   if (!claim_ready(co)) return;
   scheduler* sch = current_scheduler();

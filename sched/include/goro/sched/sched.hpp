@@ -98,6 +98,11 @@ void yield();
 
 // The index of the worker running the caller (0..workers-1), or -1 off the workers.
 int worker_index() noexcept;
+// True when the calling coroutine's worker has nothing else to run (empty run queue and run-next
+// slot) and other workers exist: a coroutine about to park for an event that is likely to come
+// within a microsecond or two may poll for it instead (its worker would only spin looking for
+// work, and a park + ready + steal costs more). False outside a coroutine.
+bool worker_would_idle() noexcept;
 
 // The usable stack of the calling coroutine: [lo, hi), growing down from hi. {nullptr, nullptr}
 // outside a coroutine. For diagnostics and measurement (how much stack did this code touch?).
