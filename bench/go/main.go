@@ -1,6 +1,11 @@
 // gobench: the Go peer of goro's benchmarks. Standard library only.
 //
-// Usage: gobench <benchmark> [size]
+// Usage:
+//
+//	gobench <benchmark> [size]
+//	gobench fanout FEED_FILE UNIVERSE_FILE CONSUMERS QUOTES   (fanout.go, bench/fanout/README.md)
+//	gobench pipeline DIR QUOTES_PER_SNAPSHOT CHUNK            (pipeline.go)
+//
 // Prints one line per measurement on stdout: "RESULT <name> <value> <unit>", and exits non-zero
 // with a message on stderr if the result it computed is wrong. The number of Ps comes from
 // $GOMAXPROCS, as for any Go program.
@@ -626,9 +631,39 @@ func benchTCPEcho(rounds int) {
 	fmt.Printf("RESULT echo_p99_us %.3f us\n", float64(percentile(lat, 99))/1e3)
 }
 
+// argUint: a positive whole number from the command line.
+func argUint(what, s string) uint64 {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v == 0 {
+		die("bad %s %q: a positive whole number was expected", what, s)
+	}
+	return v
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended|timers|tcp_echo [size]")
+		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended|timers|tcp_echo [size]\n" +
+			"       gobench fanout FEED_FILE UNIVERSE_FILE CONSUMERS QUOTES\n" +
+			"       gobench pipeline DIR QUOTES_PER_SNAPSHOT CHUNK")
+	}
+	// The seed programs' comparisons take their own argument lists (bench/compare.py).
+	switch os.Args[1] {
+	case "fanout":
+		if len(os.Args) != 6 {
+			die("usage: gobench fanout FEED_FILE UNIVERSE_FILE CONSUMERS QUOTES")
+		}
+		consumers := argUint("CONSUMERS", os.Args[4])
+		if consumers > 100000 {
+			die("CONSUMERS must be 1 to 100000")
+		}
+		benchFanout(os.Args[2], os.Args[3], int(consumers), argUint("QUOTES", os.Args[5]))
+		return
+	case "pipeline":
+		if len(os.Args) != 5 {
+			die("usage: gobench pipeline DIR QUOTES_PER_SNAPSHOT CHUNK")
+		}
+		benchPipeline(os.Args[2], argUint("QUOTES_PER_SNAPSHOT", os.Args[3]), argUint("CHUNK", os.Args[4]))
+		return
 	}
 	size := 0
 	if len(os.Args) > 2 {
