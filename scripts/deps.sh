@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(golang-go libboost-fiber-dev python3)
+  pkgs+=(golang-go libboost-fiber-dev python3 gnuplot-nox)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,6 +2,7 @@
 // specification every peer follows; bench/compare.py runs them side by side).
 //
 //   GOMAXPROCS=2 goro_fanout fanout FEED_FILE UNIVERSE_FILE CONSUMERS QUOTES
+//   (GORO_FANOUT_STATS=1 also prints the scheduler's counters on stderr: parks, steals...)
 //
 // The main coroutine reads the feed in 64 KiB reads (goro::fs: io_uring), frames and parses each
 // message once with the quote_fanout example's FIX codec (BodyLength and CheckSum verified), builds
