@@ -184,8 +184,6 @@ int run(const char* feed_path, const universe_file& u, std::size_t consumers, st
   fix::framer fr;
   fix::message m;
   std::uint64_t taken = 0;
-  std::vector<quote_ptr> refs;
-  refs.reserve(consumers);
   while (taken < quotes) {
     const std::span<char> room = fr.prepare();
     const std::size_t n = f.read(room.data(), std::min(room.size(), read_size));
@@ -213,12 +211,7 @@ int run(const char* feed_path, const universe_file& u, std::size_t consumers, st
       if (it == u.index.end()) fail("message " + std::to_string(taken + 1) + ": unknown symbol " + sym.str());
       auto q = std::make_shared<const quote>(
           quote{it->second, fix::to_double(bid), fix::to_double(ask), bid_size, ask_size, m.seq()});
-      // Every reference is taken here, back to back while the count's cache line is this core's,
-      // and then moved into the channels: the consumers' decrements on other cores do not
-      // interleave with (and bounce the line between) the increments.
-      refs.assign(chans.size() - 1, q);
-      for (std::size_t k = 0; k + 1 < chans.size(); ++k) chans[k].send(std::move(refs[k]));
-      chans.back().send(std::move(q));
+      for (goro::chan<quote_ptr>& ch : chans) ch.send(q);
       ++taken;
     }
   }
