@@ -2,6 +2,9 @@
 #include "stats_pipeline.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -211,10 +214,47 @@ run_result run_pipeline(const config& cfg, const qf::universe& u, const book& b,
   // Every coroutine below is joined before this function returns, so they may refer to its
   // locals (cfg, u, b, cell, window, c).
 
+  // Failure handling (see the header): the first exception is kept; the pipeline's own channels
+  // are closed (a blocked sender throws closed_channel_error, a receiver's range ends) and the
+  // window opened (the fan-out may wait on it for a report that will never come). Every stage
+  // body runs under guarded(), so each one ends one way or the other and run_pipeline can join
+  // them all. first_mu guards first; failed makes the shutdown happen once.
+  goro::mutex first_mu;
+  std::exception_ptr first;
+  std::atomic<bool> failed{false};
+  auto close_quietly = [](auto ch) {
+    try {
+      ch.close();
+    } catch (const goro::closed_channel_error&) {
+      // already closed: by its stage, at the end, or by an earlier failure
+    }
+  };
+  auto fail = [&](std::exception_ptr e) {
+    {
+      std::lock_guard<goro::mutex> lk(first_mu);
+      if (!first) first = e;
+    }
+    if (failed.exchange(true)) return;
+    close_quietly(quotes);
+    close_quietly(snaps);
+    close_quietly(jobs);
+    close_quietly(partials);
+    window.release(static_cast<std::ptrdiff_t>(cfg.versions_in_flight + 1));
+  };
+  auto guarded = [&fail](auto body) {
+    return [&fail, body]() mutable {
+      try {
+        body();
+      } catch (...) {
+        fail(std::current_exception());
+      }
+    };
+  };
+
   const auto t0 = std::chrono::steady_clock::now();
 
   // Quote source.
-  auto source = goro::spawn(goro::spawn_options{.name = "quote-source"}, [&cfg, &u, &c, quotes]() mutable {
+  auto source = goro::spawn(goro::spawn_options{.name = "quote-source"}, guarded([&cfg, &u, &c, quotes]() mutable {
     qf::market m(u, cfg.seed);
     for (std::size_t i = 0; i < cfg.quotes; ++i) {
       const qf::market::tick t = m.next();
@@ -222,10 +262,10 @@ run_result run_pipeline(const config& cfg, const qf::universe& u, const book& b,
       quotes.send(t);
     }
     quotes.close();
-  });
+  }));
 
   // Snapshot updater.
-  auto updater = goro::spawn(goro::spawn_options{.name = "snapshot-updater"}, [&cfg, &u, &c, &cell, quotes, snaps]() mutable {
+  auto updater = goro::spawn(goro::spawn_options{.name = "snapshot-updater"}, guarded([&cfg, &u, &c, &cell, quotes, snaps]() mutable {
     std::vector<double> px = initial_spots(u, cfg.seed);
     std::uint64_t applied = 0, version = 0;
     std::size_t pending = 0;
@@ -247,23 +287,24 @@ run_result run_pipeline(const config& cfg, const qf::universe& u, const book& b,
     }
     if (pending) publish();
     snaps.close();
-  });
+  }));
 
   // Fan-out: one job per chunk of the book, each with a reference to the same snapshot.
-  auto fanout = goro::spawn(goro::spawn_options{.name = "fan-out"}, [&window, nchunks, snaps, jobs]() mutable {
+  auto fanout = goro::spawn(goro::spawn_options{.name = "fan-out"}, guarded([&window, nchunks, snaps, jobs]() mutable {
     for (snapshot_ptr& s : snaps) {
       window.acquire();
       for (std::size_t k = 0; k < nchunks; ++k) jobs.send(job{s, static_cast<std::uint32_t>(k)});
     }
     jobs.close();
-  });
+  }));
 
   // Revaluation workers.
   std::vector<goro::join_handle<void>> pool;
   pool.reserve(workers);
   for (std::size_t w = 0; w < workers; ++w) {
-    pool.push_back(goro::spawn(goro::spawn_options{.name = "revalue"}, [&cfg, &b, &c, jobs, partials]() mutable {
+    pool.push_back(goro::spawn(goro::spawn_options{.name = "revalue"}, guarded([&cfg, &b, &c, jobs, partials]() mutable {
       for (job& j : jobs) {
+        if (cfg.on_job) cfg.on_job(j.snap->version, j.chunk);
         partial p;
         p.version = j.snap->version;
         p.quotes = j.snap->quotes;
@@ -274,11 +315,11 @@ run_result run_pipeline(const config& cfg, const qf::universe& u, const book& b,
         partials.send(std::move(p));
         c.jobs_done.fetch_add(1, std::memory_order_relaxed);
       }
-    }));
+    })));
   }
 
   // Aggregator: reports in version order.
-  auto aggregator = goro::spawn(goro::spawn_options{.name = "aggregator"}, [&c, &cell, &window, nchunks, partials, reports]() mutable {
+  auto aggregator = goro::spawn(goro::spawn_options{.name = "aggregator"}, guarded([&c, &cell, &window, nchunks, partials, reports]() mutable {
     struct pending_version {
       std::uint64_t quotes = 0;
       std::size_t got = 0;
@@ -304,14 +345,19 @@ run_result run_pipeline(const config& cfg, const qf::universe& u, const book& b,
       }
     }
     reports.close();
-  });
+  }));
 
+  // The stages' exceptions went to fail(): these joins do not throw.
   source.get();
   updater.get();
   fanout.get();
   for (auto& h : pool) h.get();
-  partials.close();
+  close_quietly(partials);
   aggregator.get();
+  if (first) {
+    close_quietly(reports);  // the aggregator may have died before closing it
+    std::rethrow_exception(first);
+  }
 
   run_result res;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

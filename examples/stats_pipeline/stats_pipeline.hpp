@@ -48,6 +48,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -166,6 +167,9 @@ struct config {
   // chunk would let the others complete newer versions that the aggregator, sending in order,
   // would have to buffer without bound.
   std::size_t versions_in_flight = 4;
+  // Test hook: called by a revaluation worker before it values a chunk (it may throw, to
+  // exercise the failure path below).
+  std::function<void(std::uint64_t version, std::uint32_t chunk)> on_job = nullptr;
 };
 
 // Counters updated while the pipeline runs (may be read meanwhile by another coroutine).
@@ -188,6 +192,11 @@ struct run_result {
 // (closed at the end). Must be called from a coroutine inside goro::run; returns when every
 // stage has finished. Someone else must receive the reports. Throws std::invalid_argument for
 // a zero chunk or quotes_per_snapshot.
+// Failure: when a stage throws (a worker's exception, or the caller closing `reports` early,
+// which makes the aggregator's send throw goro::closed_channel_error), every channel of the
+// pipeline is closed and the version window opened, so that each stage blocked on a send or a
+// receive ends too; run_pipeline joins them all, closes `reports` and rethrows the FIRST
+// exception (the others are its consequences). No stage is left blocked.
 run_result run_pipeline(const config& cfg, const qf::universe& u, const book& b,
                         goro::send_chan<report> reports, counters* ctr = nullptr);
 

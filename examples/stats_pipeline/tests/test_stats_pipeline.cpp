@@ -307,3 +307,59 @@ TEST_CASE("pipeline: no quotes, no reports") {
   CHECK(run_on(2, f).empty());
   CHECK(sp::reference(f.cfg, f.u, f.b).empty());
 }
+
+TEST_CASE("pipeline: a worker's exception ends every stage and reaches the caller") {
+  for (unsigned workers : {1u, 2u}) {
+    CAPTURE(workers);
+    fixture f;
+    f.cfg.quotes = 50'000;
+    f.cfg.quotes_per_snapshot = 50;
+    f.cfg.on_job = [](std::uint64_t version, std::uint32_t chunk) {
+      if (version == 7 && chunk == 1) throw std::runtime_error("revaluation failed on version 7");
+    };
+    std::string what;
+    std::uint64_t received = 0;
+    bool reports_closed = false;
+    goro::run(goro::options{.workers = workers}, [&] {
+      goro::chan<sp::report> reports(4);
+      auto consumer = goro::spawn([reports, &received]() mutable {
+        for (sp::report& r : reports) {
+          (void)r;
+          ++received;
+        }
+        return true;  // the range ended: reports was closed
+      });
+      try {
+        sp::run_pipeline(f.cfg, f.u, f.b, reports);
+      } catch (const std::runtime_error& e) {
+        what = e.what();
+      }
+      reports_closed = consumer.get();
+    });
+    CHECK(what == "revaluation failed on version 7");  // the cause, not a consequence
+    CHECK(reports_closed);
+    CHECK(received < 7);  // version 7 and later were never reported
+  }
+}
+
+TEST_CASE("pipeline: a consumer that closes the reports early ends the pipeline, not a hang") {
+  for (unsigned workers : {1u, 2u}) {
+    CAPTURE(workers);
+    fixture f;
+    f.cfg.quotes = 100'000;
+    f.cfg.quotes_per_snapshot = 50;
+    bool threw = false;
+    goro::run(goro::options{.workers = workers}, [&] {
+      goro::chan<sp::report> reports(2);
+      auto pipeline = goro::spawn([&f, reports] { return sp::run_pipeline(f.cfg, f.u, f.b, reports); });
+      for (int i = 0; i < 3; ++i) REQUIRE(reports.recv());
+      reports.close();  // not interested any more
+      try {
+        pipeline.get();
+      } catch (const goro::closed_channel_error&) {
+        threw = true;  // the aggregator's send on the closed channel
+      }
+    });
+    CHECK(threw);
+  }
+}
