@@ -44,7 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from run import log, machine_info  # noqa: E402  (bench/run.py: the same helpers, one copy)
+from run import log, machine_info, write_report  # noqa: E402  (bench/run.py: the same helpers, one copy)
 
 PEERS = ["goro", "go", "py_mp", "py_threads"]
 PIPELINE_PEERS = ["goro", "go"]
@@ -551,20 +551,28 @@ def fanout_tables(results, peers, sizes, repeat):
     for c, cells in results.items():
         rows.append([str(c), "quotes per run"] + [f"{sizes[p]:,}" for p in peers]
                     + ["" for _ in others])
-        for metric, get, fmt, hb in (
-                ("quotes/s (higher is better)", lambda x: x.qps, fmt_qps, True),
-                ("total RSS peak, MiB", lambda x: x.rss, fmt_mib, False),
-                ("total PSS peak, MiB", lambda x: x.pss, fmt_mib, False)):
-            m = {p: med(get(cells[p])) for p in peers}
-            row = [str(c), metric]
-            for p in peers:
-                s = fmt(m[p]) if m[p] is not None else "FAIL"
-                if cells[p].failed and m[p] is not None:
-                    s += f" ({cells[p].failed} failed)"
-                row.append(s)
-            row += [ratio_cell(m["goro"], m[p], hb) for p in others]
-            rows.append(row)
+        rows += metric_rows(str(c), cells, peers, others, (
+            ("quotes/s (higher is better)", lambda x: x.qps, fmt_qps, True),
+            ("total RSS peak, MiB", lambda x: x.rss, fmt_mib, False),
+            ("total PSS peak, MiB", lambda x: x.pss, fmt_mib, False)))
     return header, rows
+
+
+def metric_rows(key, cells, peers, others, metrics):
+    """A row per (metric, getter, formatter, higher is better): key, metric, the median of each
+    peer (with its failed runs counted), then goro/peer for each other peer."""
+    rows = []
+    for metric, get, fmt, hb in metrics:
+        m = {p: med(get(cells[p])) for p in peers}
+        row = [key, metric]
+        for p in peers:
+            s = fmt(m[p]) if m[p] is not None else "FAIL"
+            if cells[p].failed and m[p] is not None:
+                s += f" ({cells[p].failed} failed)"
+            row.append(s)
+        row += [ratio_cell(m["goro"], m[p], hb) for p in others]
+        rows.append(row)
+    return rows
 
 
 def pipeline_tables(results, peers, procs):
@@ -572,19 +580,10 @@ def pipeline_tables(results, peers, procs):
     header = ["procs", "metric"] + peers + [f"goro/{p}" for p in others]
     rows = []
     for np_, cells in results.items():
-        for metric, get, fmt, hb in (
-                ("valuations/s/core (higher is better)", lambda x: x.vps_core, fmt_qps, True),
-                ("valuations/s (higher is better)", lambda x: x.vps, fmt_qps, True),
-                ("RSS peak, MiB", lambda x: x.rss, fmt_mib, False)):
-            m = {p: med(get(cells[p])) for p in peers}
-            row = [str(np_), metric]
-            for p in peers:
-                s = fmt(m[p]) if m[p] is not None else "FAIL"
-                if cells[p].failed and m[p] is not None:
-                    s += f" ({cells[p].failed} failed)"
-                row.append(s)
-            row += [ratio_cell(m["goro"], m[p], hb) for p in others]
-            rows.append(row)
+        rows += metric_rows(str(np_), cells, peers, others, (
+            ("valuations/s/core (higher is better)", lambda x: x.vps_core, fmt_qps, True),
+            ("valuations/s (higher is better)", lambda x: x.vps, fmt_qps, True),
+            ("RSS peak, MiB", lambda x: x.rss, fmt_mib, False)))
     sp = speedups(results, peers, procs)
     if sp is not None:
         lo, hi, s = sp
@@ -893,16 +892,7 @@ def main():
         md += ["", "Failures:", "", "```"] + failures + ["```"]
     print()
     print("\n".join(text))
-    BUILD.mkdir(parents=True, exist_ok=True)
-    out = BUILD / "compare.md"
-    out.write_text("\n".join(md) + "\n")
-    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    if failures:
-        print(f"\n{len(failures)} failure(s):", file=sys.stderr)
-        for f in failures:
-            print("  " + f.splitlines()[0], file=sys.stderr)
-        return 1
-    return 0
+    return write_report(BUILD / "compare.md", md, failures)
 
 
 if __name__ == "__main__":

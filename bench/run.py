@@ -209,6 +209,19 @@ def machine_info():
     return ", ".join(info)
 
 
+def write_report(out, md, failures):
+    """Writes the Markdown lines to out, says so, lists the failures on stderr; the exit code."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(md) + "\n")
+    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    if failures:
+        print(f"\n{len(failures)} run(s) failed:", file=sys.stderr)
+        for f in failures:
+            print("  " + f.splitlines()[0], file=sys.stderr)
+        return 1
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", help="benchmarks to run, comma-separated: "
@@ -338,16 +351,7 @@ def main():
     md += ["", "</details>"]
     if failures:
         md += ["", "Failures:", ""] + ["```"] + failures + ["```"]
-    BUILD.mkdir(exist_ok=True)
-    out = BUILD / "results.md"
-    out.write_text("\n".join(md) + "\n")
-    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    if failures:
-        print(f"\n{len(failures)} run(s) failed:", file=sys.stderr)
-        for f in failures:
-            print("  " + f.splitlines()[0], file=sys.stderr)
-        return 1
-    return 0
+    return write_report(BUILD / "results.md", md, failures)
 
 
 if __name__ == "__main__":

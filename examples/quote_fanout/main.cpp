@@ -13,6 +13,7 @@
 // second otherwise); at the end a summary, or with --json a machine-readable one on stdout (the
 // per-second lines then go to stderr). SIGINT/SIGTERM end the run early, with the summary.
 // Exit codes: 0 done, 1 the session failed (refused connection, lost feed), 2 bad command line.
+#include "cli.hpp"
 #include "exchange.hpp"
 #include "fanout.hpp"
 #include "stop_signals.hpp"
@@ -50,22 +51,8 @@ const char usage_text[] =
     "  --connect    an external FIX 4.4 exchange instead of the embedded one\n"
     "  --json       a machine-readable summary on stdout (the live lines go to stderr)\n";
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr, "quote_fanout: %s\n%s", why.c_str(), usage_text);
-  std::exit(2);
-}
-
-double number(const std::string& opt, const char* s, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s, &end);
-  if (!*s || *end || errno || !(v >= lo && v <= hi)) {
-    char range[64];
-    std::snprintf(range, sizeof range, "%g to %g", lo, hi);
-    usage(opt + " takes a number from " + range + ", not '" + s + "'");
-  }
-  return v;
-}
+using qf::cli::number;
+using qf::cli::usage;
 
 struct command {
   double duration_s = 10;
@@ -78,6 +65,7 @@ struct command {
 };
 
 command parse(int argc, char** argv) {
+  qf::cli::set_program("quote_fanout", usage_text);
   command c;
   for (int k = 1; k < argc; ++k) {
     const std::string opt = argv[k];

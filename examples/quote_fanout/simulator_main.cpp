@@ -8,6 +8,7 @@
 // and universe drawn from --seed. Runs until SIGINT or SIGTERM, or for --duration seconds (0:
 // until a signal), then logs every session out, prints what it did and exits 0. A status line
 // every 5 seconds on stderr (not with --quiet). Bad command lines: exit code 2.
+#include "cli.hpp"
 #include "exchange.hpp"
 #include "stop_signals.hpp"
 
@@ -33,23 +34,8 @@ const char usage_text[] =
     "Defaults: --listen 127.0.0.1:9878, --symbols 300 (1-10000), --rate 50000 (per session;\n"
     "0: as fast as the client reads), --seed 1, --duration 0 (until SIGINT/SIGTERM), --comp-id EXCH.\n";
 
-[[noreturn]] void usage(const std::string& why) {
-  if (!why.empty()) std::fprintf(stderr, "fix_exchange: %s\n", why.c_str());
-  std::fputs(usage_text, stderr);
-  std::exit(2);
-}
-
-double number(const std::string& opt, const char* s, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s, &end);
-  if (!*s || *end || errno || !(v >= lo && v <= hi)) {
-    char range[64];
-    std::snprintf(range, sizeof range, "%g to %g", lo, hi);
-    usage(opt + " takes a number from " + range + ", not '" + s + "'");
-  }
-  return v;
-}
+using qf::cli::number;
+using qf::cli::usage;
 
 struct command {
   qf::exchange_options ex;
@@ -58,6 +44,7 @@ struct command {
 };
 
 command parse(int argc, char** argv) {
+  qf::cli::set_program("fix_exchange", usage_text);
   command cmd;
   cmd.ex.listen = "127.0.0.1:9878";
   cmd.ex.rate = 50000;

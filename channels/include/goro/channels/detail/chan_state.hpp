@@ -239,28 +239,23 @@ class chan_state final : public chan_core {
     std::optional<T> out;
     wait_node* wake = nullptr;
     mu.lock();
-    if (recv_locked(out, wake) != op_status::would_block) {
-      check_invariants();
-      mu.unlock();
-      if (wake) wake->w->wake();
-      return out;
-    }
-    if (cap > 0 && sched::worker_would_idle()) {
-      // Nothing else to run here: poll briefly for a value before parking (see
-      // sched::worker_would_idle). A producer on another worker sending every microsecond or
-      // so then hands over through the buffer, with no park, ready or steal.
-      mu.unlock();
-      for (int i = 0; i < recv_spin_polls; ++i) {
-        _mm_pause();
-        if (recv_hint.load(std::memory_order_relaxed) != 0) break;
-      }
-      mu.lock();
+    for (bool polled = false;; polled = true) {
       if (recv_locked(out, wake) != op_status::would_block) {
         check_invariants();
         mu.unlock();
         if (wake) wake->w->wake();
         return out;
       }
+      if (polled || cap == 0 || !sched::worker_would_idle()) break;
+      // Nothing else to run here: poll briefly for a value before parking (see "Polling before
+      // parking" above). A producer on another worker sending every microsecond or so then
+      // hands over through the buffer, with no park, ready or steal.
+      mu.unlock();
+      for (int i = 0; i < recv_spin_polls; ++i) {
+        _mm_pause();
+        if (recv_hint.load(std::memory_order_relaxed) != 0) break;
+      }
+      mu.lock();
     }
     sched::waiter w;
     wait_node n;
