@@ -215,6 +215,22 @@ std::string render_line(const fo::live_snapshot& now, const fo::live_snapshot& p
              grouped(now.security_drops + now.sector_drops + now.index_drops + now.decision_drops).c_str());
 }
 
+// A JSON string's contents: quotes, backslashes and control characters escaped.
+std::string json_escape(std::string_view in) {
+  std::string out;
+  for (const char ch : in) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      out += fmt("\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(ch)));
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string json_latency(const fo::latency_histogram& h) {
   return fmt("{\"count\":%" PRIu64 ",\"mean\":%.0f,\"p50\":%" PRId64 ",\"p90\":%" PRId64 ",\"p99\":%" PRId64
              ",\"p999\":%" PRId64 ",\"max\":%" PRId64 "}",
@@ -234,7 +250,7 @@ void print_json(const command& cmd, const run_summary& s) {
   const fo::result& r = s.r;
   std::string o = "{";
   o += fmt("\"source\":\"%s\",\"symbols\":%zu,\"rate\":%.0f,\"consumers\":%zu,\"workers\":%u,\"seconds\":%.3f,",
-           cmd.connect.empty() ? "embedded" : cmd.connect.c_str(), cmd.symbols, cmd.rate, cmd.consumers, s.workers,
+           cmd.connect.empty() ? "embedded" : json_escape(cmd.connect).c_str(), cmd.symbols, cmd.rate, cmd.consumers, s.workers,
            s.seconds);
   o += fmt("\"quotes\":%" PRIu64 ",\"quotes_per_s\":%.0f,\"frames\":%" PRIu64 ",\"parse_calls\":%" PRIu64
            ",\"quote_decodes\":%" PRIu64 ",\"unknown_symbols\":%" PRIu64 ",",
@@ -267,7 +283,7 @@ void print_json(const command& cmd, const run_summary& s) {
              "},",
              s.ex->quotes_sent, s.ex->orders, s.ex->fills, s.ex->rejects);
   o += fmt("\"cpu_seconds\":%.3f,\"max_rss_bytes\":%" PRIu64 ",\"session\":{\"logged_on\":%s,\"logged_out\":%s,\"error\":\"%s\"}}",
-           s.cpu_s, max_rss_bytes(), r.logged_on ? "true" : "false", r.logged_out ? "true" : "false", r.error.c_str());
+           s.cpu_s, max_rss_bytes(), r.logged_on ? "true" : "false", r.logged_out ? "true" : "false", json_escape(r.error).c_str());
   std::puts(o.c_str());
 }
 
