@@ -2,12 +2,19 @@
 //
 //   qf::cli::set_program("fix_exchange", usage_text);
 //   double rate = qf::cli::number("--rate", argv[k], 0, 1e9);  // exit 2 with the usage if bad
+//   return qf::cli::run_main([&] { return serve(cmd); });      // main's body
 #pragma once
+
+#include "stop_signals.hpp"
+
+#include <goro/goro.hpp>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
+#include <utility>
 
 namespace qf::cli {
 
@@ -39,6 +46,20 @@ inline double number(const std::string& opt, const char* s, double lo, double hi
     usage(opt + " takes a number from " + range + ", not '" + s + "'");
   }
   return v;
+}
+
+// main()'s body for a program that stops on SIGINT/SIGTERM: blocks them (before goro::run, so
+// that every worker and pool thread inherits the mask), runs body() as the main coroutine and
+// returns its exit code; an exception escaping it is reported as "NAME: what" with exit code 1.
+template <class F>
+int run_main(F&& body) {
+  stop_signals::block();
+  try {
+    return goro::run(std::forward<F>(body));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program().name, e.what());
+    return 1;
+  }
 }
 
 }  // namespace qf::cli

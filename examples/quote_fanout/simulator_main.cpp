@@ -150,11 +150,5 @@ int serve(const command& cmd) {
 
 int main(int argc, char** argv) {
   const command cmd = parse(argc, argv);
-  qf::stop_signals::block();  // before goro::run, so that every worker and pool thread inherits it
-  try {
-    return goro::run([&cmd] { return serve(cmd); });
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "fix_exchange: %s\n", e.what());
-    return 1;
-  }
+  return qf::cli::run_main([&cmd] { return serve(cmd); });
 }
