@@ -241,8 +241,10 @@ class client {
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  // Dials and sends the Logon (std::system_error if the dial fails), then spawns the session and
-  // every consumer (once). Call inside goro::run.
+  // Dials (std::system_error if the dial fails; std::invalid_argument for a zero capacity),
+  // spawns every consumer and waits until each has started, then sends the Logon and spawns the
+  // session (once). A Logon that cannot be written ends the session at its first read
+  // (result::error). Call inside goro::run.
   void start();
   // Asks the session to log out, then wait().
   result stop();
