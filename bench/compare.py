@@ -226,6 +226,15 @@ def measure(cmd, env, timeout, sample_s, env_note=""):
     return run
 
 
+def run_failure(run, timeout):
+    """Why a run failed (a timeout or a non-zero exit, with its command and output), or None."""
+    if run.timed_out:
+        return run.error(f"timed out after {timeout:g} s")
+    if run.rc != 0:
+        return run.error(f"exit code {run.rc}")
+    return None
+
+
 # ---- fanout ----------------------------------------------------------------------------------
 
 def fanout_cmd(peer, feed, universe, consumers, quotes, python):
@@ -319,14 +328,10 @@ def run_fanout(args, peers, sizes, failures, progress):
             cmd = fanout_cmd(peer, feed, universe, c, n, args.python)
             run = measure(cmd, env, args.timeout, args.sample_ms / 1000, note)
             where = f"fanout consumers={c} {peer} N={n:,}"
-            if run.timed_out:
-                err = run.error(f"timed out after {args.timeout:g} s")
-            elif run.rc != 0:
-                err = run.error(f"exit code {run.rc}")
-            else:
+            err = run_failure(run, args.timeout)
+            if err is None:
                 try:
                     qps, digests = parse_fanout(run, c)
-                    err = None
                 except ValueError as e:
                     err = run.error(f"bad output ({e})")
             if err:
@@ -430,12 +435,8 @@ def run_pipeline(args, peers, failures, progress):
                     cmd = [BIN["gobench"], "pipeline", inputs, p, chunk]
                 run = measure(cmd, env, args.timeout, args.sample_ms / 1000, note)
                 where = f"pipeline procs={np_} {peer}"
-                err = None
-                if run.timed_out:
-                    err = run.error(f"timed out after {args.timeout:g} s")
-                elif run.rc != 0:
-                    err = run.error(f"exit code {run.rc}")
-                else:
+                err = run_failure(run, args.timeout)
+                if err is None:
                     try:
                         if peer == "goro":
                             line = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]

@@ -80,9 +80,9 @@ std::int64_t latency_histogram::quantile_ns(double q) const noexcept {
 
 void live_histogram::add(std::int64_t ns) noexcept {
   if (ns < 0) ns = 0;
-  bump(buckets_[latency_histogram::bucket_of(ns)], 1);
-  bump(count_, 1);
-  bump(sum_, static_cast<std::uint64_t>(ns));
+  owner_add<std::uint64_t>(buckets_[latency_histogram::bucket_of(ns)], 1);
+  owner_add<std::uint64_t>(count_, 1);
+  owner_add(sum_, static_cast<std::uint64_t>(ns));
   if (static_cast<std::uint64_t>(ns) > max_.load(std::memory_order_relaxed))
     max_.store(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
 }
@@ -358,11 +358,10 @@ void client::on_execution(const fix::execution_report& er) {
   live_security& sec = live_sec_[po.index];
   if (er.etype == fix::exec_type::trade && er.last_qty > 0) {
     const std::int64_t filled = po.signed_qty > 0 ? er.last_qty : -er.last_qty;
-    sec.position.store(sec.position.load(std::memory_order_relaxed) + filled, std::memory_order_relaxed);
+    owner_add(sec.position, filled);
     if (filled != po.signed_qty) sec.exposure.fetch_add(filled - po.signed_qty, std::memory_order_relaxed);
-    live_.cash.store(live_.cash.load(std::memory_order_relaxed) - static_cast<double>(filled) * fix::to_double(er.last_px),
-                     std::memory_order_relaxed);
-    live_.gross_shares.store(live_.gross_shares.load(std::memory_order_relaxed) + er.last_qty, std::memory_order_relaxed);
+    owner_add(live_.cash, -static_cast<double>(filled) * fix::to_double(er.last_px));
+    owner_add(live_.gross_shares, er.last_qty);
     bump(live_.fills);
   } else {
     sec.exposure.fetch_sub(po.signed_qty, std::memory_order_relaxed);
@@ -393,6 +392,12 @@ void client::session() {
       ++r_.index.drops;
       bump(live_.index_drops);
     }
+  };
+  // Decodes m into out; a message that does not decode is counted by class and skipped.
+  auto decoded = [&](auto& out) {
+    const fix::error e = fix::decode(m, out);
+    fr.errors().add(e.code);  // ok is not counted
+    return !e;
   };
   conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.io_timeout);
   bool done = false;
@@ -429,10 +434,7 @@ void client::session() {
           }
           quote_event ev;
           ++r_.quote_decodes;
-          if (const fix::error e = fix::decode(m, ev.q)) {
-            fr.errors().add(e.code);
-            break;
-          }
+          if (!decoded(ev.q)) break;
           const std::optional<std::size_t> idx = u_.find(ev.q.sym());
           if (!idx) {
             ++r_.unknown_symbols;
@@ -449,11 +451,7 @@ void client::session() {
         }
         case fix::msg_type::execution_report: {
           fix::execution_report er;
-          if (const fix::error e = fix::decode(m, er)) {
-            fr.errors().add(e.code);
-            break;
-          }
-          on_execution(er);
+          if (decoded(er)) on_execution(er);
           break;
         }
         case fix::msg_type::logon:
@@ -465,10 +463,7 @@ void client::session() {
           break;
         case fix::msg_type::test_request: {
           fix::test_request tr;
-          if (const fix::error e = fix::decode(m, tr)) {
-            fr.errors().add(e.code);
-            break;
-          }
+          if (!decoded(tr)) break;
           std::lock_guard<goro::mutex> lk(write_mu_);
           if (logout_sent_) break;
           out.clear();

@@ -150,6 +150,13 @@ struct latency_histogram {
   std::int64_t quantile_ns(double q) const noexcept;  // an upper bound: the bucket's top (<= max)
 };
 
+// Adds to a value that only the calling coroutine writes and others read (relaxed: a plain load
+// and store on x86, no locked instruction; readers see each value whole).
+template <class T>
+inline void owner_add(std::atomic<T>& a, T by) noexcept {
+  a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
 // The same, written by one owner while others read it (relaxed atomics: the owner's add is a
 // few plain loads and stores on x86; a reader's snapshot may be mid-update by one sample).
 class live_histogram {
@@ -158,9 +165,6 @@ class live_histogram {
   latency_histogram snapshot() const noexcept;
 
  private:
-  static void bump(std::atomic<std::uint64_t>& a, std::uint64_t by) noexcept {
-    a.store(a.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-  }
   std::array<std::atomic<std::uint64_t>, latency_histogram::bucket_count> buckets_{};
   std::atomic<std::uint64_t> count_{0}, sum_{0}, max_{0};
 };
@@ -287,9 +291,7 @@ class client {
     std::atomic<std::int64_t> gross_shares{0};
     std::atomic<double> cash{0};
   };
-  static void bump(std::atomic<std::uint64_t>& a) noexcept {
-    a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
+  static void bump(std::atomic<std::uint64_t>& a) noexcept { owner_add<std::uint64_t>(a, 1); }
 
   options opt_;
   universe u_;
