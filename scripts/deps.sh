@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages goro needs, only those that are missing.
-#   scripts/deps.sh            build + test dependencies (clang: the ThreadSanitizer build)
+#   scripts/deps.sh            build + test dependencies (clang: the ThreadSanitizer build; both
+#                              generators the tests use: Ninja and Unix Makefiles)
 #   scripts/deps.sh --bench    plus the benchmark peers (Go, Boost.Fiber)
 set -euo pipefail
-pkgs=(cmake g++ make pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev)
+pkgs=(cmake g++ make ninja-build pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(golang-go libboost-fiber-dev python3 gnuplot-nox)
 fi

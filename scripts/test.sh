@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
-# Builds everything and runs all tests: the regular build (each test case three times: default
-# worker count, GOMAXPROCS=1, GOMAXPROCS=2, plus the install/find_package check), then the whole
-# suite again under AddressSanitizer + UndefinedBehaviorSanitizer (g++) and under
-# ThreadSanitizer (clang).
+# Builds everything and runs all tests: the regular build with Ninja (each test case three times:
+# default worker count, GOMAXPROCS=1, GOMAXPROCS=2, plus goro consumed by other projects:
+# find_package, add_subdirectory, FetchContent and the source tarball), then the whole suite again
+# under AddressSanitizer + UndefinedBehaviorSanitizer (g++) and under ThreadSanitizer (clang),
+# those two with Unix Makefiles: CI keeps both generators working.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 jobs=2
 
-echo "== regular build (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# A build tree keeps the generator it was made with: start afresh where an older run used another.
+fresh_if_not() {  # <dir> <generator>
+  if [[ -f $1/CMakeCache.txt ]] && ! grep -qx "CMAKE_GENERATOR:INTERNAL=$2" "$1/CMakeCache.txt"; then
+    rm -rf "$1"
+  fi
+}
+
+echo "== regular build (RelWithDebInfo, Ninja)"
+fresh_if_not build Ninja
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j$jobs
 (cd build && ctest -j$jobs --output-on-failure --timeout 300)
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGORO_SANITIZE=address -DGORO_BUILD_EXAMPLES=OFF >/dev/null
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer (Unix Makefiles)"
+fresh_if_not build-asan "Unix Makefiles"
+cmake -S . -B build-asan -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Debug -DGORO_SANITIZE=address -DGORO_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-asan -j$jobs
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j$jobs --output-on-failure --timeout 600)
 
-echo "== ThreadSanitizer (clang)"
-CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGORO_SANITIZE=thread -DGORO_BUILD_EXAMPLES=OFF >/dev/null
+echo "== ThreadSanitizer (clang, Unix Makefiles)"
+fresh_if_not build-tsan "Unix Makefiles"
+CXX=clang++ cmake -S . -B build-tsan -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Debug -DGORO_SANITIZE=thread -DGORO_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j$jobs
 (cd build-tsan && ctest -j$jobs --output-on-failure --timeout 900)

@@ -1,2 +1,39 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+// goro_tests' main: doctest's, plus one option of ours.
+//
+//   --gomaxprocs=N   run every goro::run in this process with N workers, as GOMAXPROCS=N in the
+//                    environment would (it sets that variable, before any test starts).
+//
+// CTest registers the suite three times (the default worker count, --gomaxprocs=1 and =2; see
+// tests/CMakeLists.txt). The worker count is an argument rather than only an ENVIRONMENT property
+// because doctest_discover_tests names its generated file after its arguments: three
+// registrations with the same arguments write one file three times, which Ninja rejects
+// ("multiple rules generate ...").
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+int main(int argc, char** argv) {
+  constexpr std::string_view flag = "--gomaxprocs=";
+  std::vector<char*> rest;
+  rest.reserve(static_cast<std::size_t>(argc));
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (i > 0 && arg.starts_with(flag)) {
+      const std::string_view n = arg.substr(flag.size());
+      const bool digits = !n.empty() && n.find_first_not_of("0123456789") == std::string_view::npos;
+      if (!digits || std::atoi(n.data()) < 1) {
+        std::fprintf(stderr, "goro_tests: %s: the worker count must be a positive integer\n", argv[i]);
+        return 2;
+      }
+      ::setenv("GOMAXPROCS", n.data(), 1);
+      continue;
+    }
+    rest.push_back(argv[i]);
+  }
+  doctest::Context context(static_cast<int>(rest.size()), rest.data());
+  return context.run();
+}

@@ -49,6 +49,17 @@ TEST_CASE("worker count: options beat GOMAXPROCS which beats the core count") {
     ::unsetenv("GOMAXPROCS");
 }
 
+// The suite runs under several worker counts (tests/main.cpp's --gomaxprocs=N, registered by
+// tests/CMakeLists.txt); this checks the count really reaches the runtime. The CTest entry
+// `goro_tests_gomaxprocs_flag` runs it with --gomaxprocs=3, where GOMAXPROCS must be set.
+TEST_CASE("the suite's worker count reaches goro::run") {
+  const char* env = std::getenv("GOMAXPROCS");
+  if (!env) return;  // the default registration: nothing was asked for
+  const int asked = std::atoi(env);
+  REQUIRE(asked > 0);
+  CHECK(goro::run([] { return static_cast<int>(goro::stats().workers); }) == asked);
+}
+
 TEST_CASE("yields interleave coroutines on every worker") {
   // Each iteration a coroutine notes itself as the last one to run on its worker; if someone else
   // was last, then another coroutine ran on this worker since our previous iteration: the yield
