@@ -5,7 +5,7 @@
 //   unobserved     - a spawned coroutine throws and its handle is dropped without get()
 //   nil_blocks     - send, recv and range on a nil channel, a select of nil cases only and a
 //                    select with no cases must block forever (reports and _Exits)
-//   unlock_unlocked - goro::mutex::unlock of an unlocked mutex (a fatal error: must abort)
+//   unlock_unlocked - goro::mutex::unlock of an unlocked mutex (a fatal error: exit code 2)
 //   deadlock       - every coroutine blocks (chan receive, chan send, mutex): the runtime must
 //                    report Go's "all goroutines are asleep - deadlock!" with each one's wait
 //   no_deadlock    - every coroutine waits, but on a timer, a blocking call and a pipe read that

@@ -11,6 +11,7 @@
 #include <array>
 #include <memory>
 #include <mutex>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -58,6 +59,37 @@ TEST_CASE("the suite's worker count reaches goro::run") {
   const int asked = std::atoi(env);
   REQUIRE(asked > 0);
   CHECK(goro::run([] { return static_cast<int>(goro::stats().workers); }) == asked);
+}
+
+TEST_CASE("goro::workers() is the running runtime's worker count, 0 outside one") {
+  CHECK(goro::workers() == 0);
+  CHECK(goro::run(goro::options{.workers = 3}, [] { return static_cast<int>(goro::workers()); }) == 3);
+  // From a plain thread while a runtime runs, too.
+  CHECK(goro::run(goro::options{.workers = 2}, [] {
+    unsigned seen = 0;
+    std::thread t([&] { seen = goro::workers(); });
+    t.join();
+    return static_cast<int>(seen);
+  }) == 2);
+  CHECK(goro::workers() == 0);
+}
+
+namespace {
+int plain_main() { return 7; }
+}  // namespace
+
+TEST_CASE("goro::run takes its main as an lvalue, a const lvalue or a function") {
+  int calls = 0;
+  auto main_fn = [&calls] { return ++calls + 40; };
+  CHECK(goro::run(main_fn) == 41);  // copied: the lambda captures by reference, so calls counts
+  const auto const_fn = [&calls] { ++calls; };
+  CHECK(goro::run(goro::options{.workers = 1}, const_fn) == 0);
+  CHECK(calls == 2);
+  CHECK(goro::run(plain_main) == 7);
+  CHECK(goro::run(&plain_main) == 7);
+  std::function<int()> f = [] { return 3; };
+  CHECK(goro::run(f) == 3);
+  CHECK(f);  // an lvalue is not moved from
 }
 
 TEST_CASE("yields interleave coroutines on every worker") {

@@ -252,8 +252,19 @@ TEST_CASE("mutex: a coroutine waits while a plain thread holds the lock, and oth
 TEST_CASE("mutex: unlock of an unlocked mutex is a fatal error (child process)") {
   auto r = goro_test::run_crash_helper({"unlock_unlocked"});
   INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 2);  // Go's exit code for a fatal error
+  CHECK(goro_test::contains(r.err, "fatal error: sync: unlock of unlocked mutex\n"));
+  CHECK(goro_test::contains(r.err, "\ngoroutine 1 \"main\" [running]"));  // who hit it
+  CHECK_FALSE(goro_test::contains(r.err, "goro: goro:"));
+}
+
+TEST_CASE("fatal errors: GOTRACEBACK=crash aborts, for a core dump (child process)") {
+  ::setenv("GOTRACEBACK", "crash", 1);
+  auto r = goro_test::run_crash_helper({"unlock_unlocked"});
+  ::unsetenv("GOTRACEBACK");
+  INFO("stderr: " << r.err);
   CHECK(r.signal == SIGABRT);
-  CHECK(goro_test::contains(r.err, "fatal error: sync: unlock of unlocked mutex"));
+  CHECK(goro_test::contains(r.err, "fatal error: sync: unlock of unlocked mutex\n"));
 }
 
 // ---- shared_mutex ---------------------------------------------------------------------------

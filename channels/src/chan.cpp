@@ -56,11 +56,12 @@ void chan_core::check_invariants() {
   if (cap > 0) ok = ok && !(count > 0 && live(recvq) > 0) && !(count < cap && live(sendq) > 0);
   if (closed) ok = ok && live(recvq) == 0 && live(sendq) == 0;
   if (!ok) {
-    std::fprintf(stderr,
-                 "fatal error: goro channel invariant broken (cap %zu, count %zu, closed %d, "
-                 "%zu receivers, %zu senders queued)\n",
-                 cap, count, int(closed), recvq.size(), sendq.size());
-    std::abort();
+    char msg[160];
+    std::snprintf(msg, sizeof msg,
+                  "goro: channel invariant broken (cap %zu, count %zu, closed %d, %zu receivers, "
+                  "%zu senders queued)",
+                  cap, count, int(closed), recvq.size(), sendq.size());
+    sched::fatal(msg);
   }
 #endif
 }

@@ -378,7 +378,7 @@ int serve_main(const command& cmd) {
   }
   echo_server srv(std::move(ln), cmd.max_conns);
   std::printf("echo_server: serving on %s (%u worker(s))%s\n", srv.addr().c_str(),
-              goro::sched::resolve_workers(0),
+              goro::workers(),
               cmd.seconds ? (", for " + std::to_string(cmd.seconds) + " s").c_str() : "");
   std::fflush(stdout);
   // SIGINT/SIGTERM are blocked on every thread (main blocked them before goro::run): one thread
@@ -421,7 +421,7 @@ int load_main(const command& cmd) { return run_load(cmd.load) == 0 ? 0 : 1; }
 int demo_main() {
   echo_server srv(goro::net::listen("127.0.0.1:0"), 1024);
   std::printf("echo_server demo: serving on %s (%u worker(s))\n", srv.addr().c_str(),
-              goro::sched::resolve_workers(0));
+              goro::workers());
   std::fflush(stdout);
   auto acceptor = goro::spawn([&srv] { srv.serve(); });
   int rc = 0;

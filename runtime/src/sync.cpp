@@ -11,11 +11,7 @@ namespace goro {
 
 namespace {
 
-[[noreturn]] void fatal(const char* msg) {
-  std::fprintf(stderr, "fatal error: %s\n", msg);
-  std::fflush(stderr);
-  std::abort();
-}
+using sched::fatal;
 
 // How long a mutex waiter may wait before the mutex switches to hand-off mode (Go's 1 ms).
 constexpr auto starvation_threshold = std::chrono::milliseconds(1);

@@ -334,6 +334,4 @@ void install_overflow_handler();
 void* enable_altstack();
 void disable_altstack(void* stack);
 
-[[noreturn]] void fatal(const char* msg) noexcept;
-
 }  // namespace goro::sched::detail

@@ -147,7 +147,7 @@ io_uring_sqe* get_sqe(worker& w) GORO_REQUIRES(w.io.sq_mu) {
     if (io_uring_sqe* sqe = io_uring_get_sqe(&w.io.ring)) return sqe;
     io_uring_submit(&w.io.ring);
   }
-  fatal("io_uring: the submission queue stays full");
+  fatal("goro: io_uring: the submission queue stays full");
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
-// panic.cpp: the unrecovered-panic exit, in Go's words.
+// panic.cpp: the program's two abnormal exits, in Go's words: fatal() for a fatal error, panic()
+// for an exception that escaped a coroutine.
 #include <cxxabi.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
@@ -35,6 +37,31 @@ std::string describe(std::exception_ptr e) {
 }
 
 }  // namespace
+
+void fatal(const char* msg) noexcept {
+  // Plain write(2)s, no allocation: the heap may be what is broken.
+  auto put = [](const char* s) { (void)!::write(2, s, std::strlen(s)); };
+  std::fflush(stdout);
+  std::fflush(stderr);
+  put("fatal error: ");
+  put(msg);
+  const std::size_t n = std::strlen(msg);
+  if (n == 0 || msg[n - 1] != '\n') put("\n");
+  if (const coroutine* co = current()) {
+    char line[64];
+    std::snprintf(line, sizeof line, "\ngoroutine %llu ", static_cast<unsigned long long>(id_of(co)));
+    put(line);
+    if (const char* name = name_of(co); name && *name) {
+      put("\"");
+      put(name);
+      put("\" ");
+    }
+    put("[running]\n");
+  }
+  const char* tb = std::getenv("GOTRACEBACK");
+  if (tb && std::strcmp(tb, "crash") == 0) std::abort();
+  std::_Exit(2);
+}
 
 void panic(std::exception_ptr e, std::uint64_t co_id, const char* co_name) noexcept {
   std::string msg;

@@ -148,13 +148,6 @@ inline std::uint32_t xorshift(std::uint32_t& s) noexcept {
 
 scheduler* current_scheduler() noexcept { return g_sched.load(std::memory_order_acquire); }
 
-[[noreturn]] void fatal(const char* msg) noexcept {
-  std::fflush(stdout);
-  std::fprintf(stderr, "fatal error: goro: %s\n", msg);
-  std::fflush(stderr);
-  std::_Exit(2);
-}
-
 // ==== context switch =============================================================================
 
 namespace {
@@ -769,7 +762,7 @@ void scheduler::execute(worker& w, coroutine* co) {
         finish(w, co);
         return;
       case after_switch::none:
-        fatal("a coroutine switched to its worker without saying why");
+        fatal("goro: a coroutine switched to its worker without saying why");
     }
   }
 }
@@ -818,11 +811,7 @@ void scheduler::monitor() {
     // A deadlock must be seen on two ticks in a row with no switch in between.
     if (quiet >= 2 && deadlocked()) {
       if (++dead_ticks >= 2) {
-        std::fflush(stdout);
-        std::string d = dump();
-        std::fprintf(stderr, "fatal error: all goroutines are asleep - deadlock!\n\n%s", d.c_str());
-        std::fflush(stderr);
-        std::_Exit(2);
+        fatal(("all goroutines are asleep - deadlock!\n\n" + dump()).c_str());
       }
     } else {
       dead_ticks = 0;
@@ -1007,7 +996,7 @@ bool claim_ready(coroutine* co) noexcept {
                                          std::memory_order_relaxed))
         return false;
     } else {
-      fatal("ready() called twice for one park() (a waker bug: two parties woke one waiter)");
+      fatal("goro: ready() called twice for one park() (a waker bug: two parties woke one waiter)");
     }
   }
 }
@@ -1076,7 +1065,7 @@ bool worker_would_idle() noexcept {
 void ready(coroutine* co) {
   if (!claim_ready(co)) return;
   scheduler* sch = current_scheduler();
-  if (!sch) fatal("ready() called with no runtime running");
+  if (!sch) fatal("goro: ready() called with no runtime running");
   sch->enqueue(co);
 }
 
@@ -1167,6 +1156,11 @@ void note_helper_threads(int delta) noexcept {
 }
 void note_outside_wakers(int delta) noexcept {
   g_outside_wakers.fetch_add(delta, std::memory_order_acq_rel);
+}
+
+unsigned workers() noexcept {
+  const scheduler* s = current_scheduler();
+  return s ? s->workers() : 0;
 }
 
 stats get_stats() noexcept {

@@ -1,6 +1,8 @@
 // stack.cpp: slab-carved, guarded, lazily committed coroutine stacks. See stack.hpp.
 #include "stack.hpp"
 
+#include <goro/sched/sched.hpp>
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -27,7 +29,7 @@ constexpr std::size_t slab_target_bytes = 16u << 20;  // about 64 default stacks
 [[noreturn]] void die_mapping(const char* what, std::size_t bytes, int err) {
   char msg[512];
   int n = std::snprintf(msg, sizeof msg,
-                        "fatal error: goro: cannot %s coroutine stack memory (%zu bytes): %s\n",
+                        "goro: cannot %s coroutine stack memory (%zu bytes): %s\n",
                         what, bytes, std::strerror(err));
   if (err == ENOMEM) {
     n += std::snprintf(msg + n, sizeof msg - n,
@@ -35,8 +37,7 @@ constexpr std::size_t slab_target_bytes = 16u << 20;  // about 64 default stacks
                        "(Linux < 6.13) each stack's guard page is its own mapping; see "
                        "/proc/sys/vm/max_map_count)\n");
   }
-  (void)!::write(2, msg, static_cast<std::size_t>(n));
-  std::abort();
+  fatal(msg);
 }
 
 // Installs a guard at [p, p + len): page-table markers where the kernel has them (no new VMA),

@@ -24,7 +24,8 @@ struct main_task final : sched::task {
   F fn;
   int code = 0;
   std::exception_ptr error;
-  explicit main_task(F&& f) : fn(std::move(f)) {}
+  template <class G>
+  explicit main_task(G&& g) : fn(std::forward<G>(g)) {}  // main given as an lvalue is copied
   void run() override {
     if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
       std::invoke(fn);
@@ -53,5 +54,9 @@ template <class F>
 int run(F&& main) {
   return run(options{}, std::forward<F>(main));
 }
+
+// The number of worker threads of the running runtime (Go's runtime.GOMAXPROCS(0)): what
+// options::workers, $GOMAXPROCS or the core count made it. 0 when no runtime runs.
+inline unsigned workers() noexcept { return sched::workers(); }
 
 }  // namespace goro

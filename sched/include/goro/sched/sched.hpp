@@ -96,6 +96,9 @@ bool in_coroutine() noexcept;
 // On a plain thread it is std::this_thread::yield().
 void yield();
 
+// The number of workers of the running runtime, from any thread; 0 when none runs.
+unsigned workers() noexcept;
+
 // The index of the worker running the caller (0..workers-1), or -1 off the workers.
 int worker_index() noexcept;
 // True when the calling coroutine's worker has nothing else to run (empty run queue and run-next
@@ -185,6 +188,13 @@ bool timer_armed(const timer* t) noexcept;
 // coroutine's id and name on stderr, then exit code 2 (no destructors, no atexit handlers: other
 // workers are still running). The default task::fail() calls it.
 [[noreturn]] void panic(std::exception_ptr e, std::uint64_t co_id, const char* co_name) noexcept;
+
+// Ends the program on a broken invariant or a misuse nothing can recover from (Go's fatal
+// errors): "fatal error: <msg>" on stderr, and the coroutine that hit it if any ("goroutine <id>
+// "<name>" [running]"), then exit code 2, as Go. With GOTRACEBACK=crash in the environment it
+// abort()s instead, for a core dump. Every layer's fatal errors go through it (panic.cpp); msg
+// says who is speaking ("sync: unlock of unlocked mutex", "goro: io_uring: ...").
+[[noreturn]] void fatal(const char* msg) noexcept;
 
 // ---- runtime lifetime, configuration and statistics ---------------------------------------------
 
