@@ -2,6 +2,9 @@
 
 function(goro_target_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+  if(GORO_WERROR)  # CI: scripts/test.sh turns it on in every job
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
   if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     target_compile_options(${target} PRIVATE -Wthread-safety)
   endif()
