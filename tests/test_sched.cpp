@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "chan_support.hpp"
 #include "sync_flag.hpp"
 
 using namespace std::chrono_literals;
@@ -191,8 +192,11 @@ TEST_CASE("a coroutine that migrates between threads sees its own identity after
 
 TEST_CASE("two coroutines ready-ing each other cannot starve a third (ping-pong hog)") {
   // On one worker, A and B hand a baton back and forth through the run-next slot forever unless
-  // the run-next streak is bounded. C, sitting in the queue, must get to run and stop them.
-  goro::run(goro::options{.workers = 1}, [] {
+  // the run-next streak is bounded. C, sitting in the queue, must get to run and stop them. A
+  // gives up after 10 s of volleys (C starved), which fails the test instead of hanging it.
+  std::atomic<bool> starved{false};
+  std::atomic<std::uint64_t> volleys{0};
+  goro::run(goro::options{.workers = 1}, [&starved, &volleys] {
     auto st = std::make_shared<std::atomic<bool>>(false);
     auto b_done = std::make_shared<std::atomic<bool>>(false);
     auto a_ptr = std::make_shared<std::atomic<sched::coroutine*>>(nullptr);
@@ -208,11 +212,17 @@ TEST_CASE("two coroutines ready-ing each other cannot starve a third (ping-pong 
       }
     });
     goro::yield();  // let B publish itself and park
-    auto a = goro::spawn([=] {
+    auto a = goro::spawn([=, &starved, &volleys] {
       a_ptr->store(sched::current());
-      for (;;) {
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      for (std::uint64_t n = 1;; ++n) {
+        if (n % 1024 == 0 && std::chrono::steady_clock::now() > give_up) {
+          starved.store(true);
+          st->store(true);  // stop B ourselves
+        }
         sched::ready(b_ptr->load());
         sched::park();
+        volleys.store(n, std::memory_order_relaxed);
         if (b_done->load()) return;
       }
     });
@@ -221,6 +231,8 @@ TEST_CASE("two coroutines ready-ing each other cannot starve a third (ping-pong 
     a.get();
     b.get();
   });
+  MESSAGE(volleys.load() << " volleys before C ran");
+  CHECK_FALSE(starved.load());  // C ran while A and B were volleying, and its flag stopped them
 }
 
 TEST_CASE("an idle runtime burns (almost) no CPU") {
@@ -254,6 +266,7 @@ TEST_CASE("lost wake-up hunt: short-lived coroutines ready-ing each other across
   const auto deadline = std::chrono::steady_clock::now() + 3s;
   int rounds = 0;
   std::uint64_t hops = 0;
+  goro_test::watchdog wd("lost wake-up hunt");  // a lost wake-up: a clear failure, not a hang
   goro::run([&] {
     while (std::chrono::steady_clock::now() < deadline) {
       constexpr int pairs = 32, volleys = 50;
@@ -300,6 +313,7 @@ TEST_CASE("lost wake-up hunt: short-lived coroutines ready-ing each other across
   });
   MESSAGE(rounds << " rounds, " << hops << " hand-offs");
   CHECK(rounds > 0);
+  CHECK(hops == static_cast<std::uint64_t>(rounds) * 32 * 2 * 50);  // every volley of every pair
 }
 
 TEST_CASE("a yield hands the worker straight to the next coroutine, even one that never ran") {
