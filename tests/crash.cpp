@@ -1,5 +1,8 @@
 // crash.cpp: programs that end badly on purpose, run as children by test_errors.cpp.
 //   overflow       - unbounded recursion in a named coroutine (must report a stack overflow)
+//   overflow_16k_frames, overflow_300k_frame - frames larger than the guard page (recursion of
+//                    16 KiB frames; one 300 KiB frame): still a stack overflow report
+//   guard_mode     - prints the stack guard mode in use (GORO_STACK_GUARD decides)
 //   panic          - an exception escapes a go() coroutine
 //   panic_foreign  - a non-std::exception escapes a go() coroutine
 //   unobserved     - a spawned coroutine throws and its handle is dropped without get()
@@ -48,6 +51,20 @@ __attribute__((noinline)) int recurse(int depth) {
   return recurse(depth + 1) + pad[0];
 }
 
+// Frames larger than the 4 KiB guard page: without -fstack-clash-protection (which goro::goro
+// passes to its users) the first write lands past the guard, in the neighbouring stack.
+__attribute__((noinline)) int recurse_16k(int depth) {
+  volatile char pad[16 * 1024];
+  pad[0] = static_cast<char>(depth);  // the lowest byte of the frame: the first one past a guard
+  return recurse_16k(depth + 1) + pad[0];
+}
+
+__attribute__((noinline)) int one_big_frame() {
+  volatile char big[300 * 1024];  // larger than the whole default (256 KiB) stack
+  big[0] = 1;
+  return big[0];
+}
+
 // io_uring_setup fails with EPERM from here on, as under Docker's default seccomp profile.
 bool refuse_io_uring() {
   sock_filter f[] = {
@@ -84,6 +101,21 @@ int main(int argc, char** argv) {
       auto h = goro::spawn(goro::spawn_options{.name = "deep-recursion", .stack_size = 64 * 1024},
                            [] { return recurse(0); });
       return h.get();
+    }
+    if (mode == "overflow_16k_frames") {  // on a pooled default-size stack
+      auto h = goro::spawn(goro::spawn_options{.name = "big-frames"}, [] { return recurse_16k(0); });
+      std::fprintf(stderr, "the 16 KiB-frame recursion returned %d\n", h.get());
+      return 0;
+    }
+    if (mode == "overflow_300k_frame") {
+      auto h = goro::spawn(goro::spawn_options{.name = "huge-frame"}, [] { return one_big_frame(); });
+      std::fprintf(stderr, "the 300 KiB frame returned %d\n", h.get());
+      return 0;
+    }
+    if (mode == "guard_mode") {  // which guard mode GORO_STACK_GUARD led to
+      goro::spawn([] { return 0; }).get();
+      std::fprintf(stderr, "guard mode: %s\n", goro::sched::stack_guard_mode());
+      return 0;
     }
     if (mode == "deadlock") {
       auto m = std::make_shared<goro::mutex>();

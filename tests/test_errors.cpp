@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 #include <goro/goro.hpp>
 
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "support.hpp"
@@ -21,6 +23,44 @@ TEST_CASE("a stack overflow is reported with the coroutine id and name and exit 
   CHECK(contains(r.err, "\"deep-recursion\""));
   CHECK(contains(r.err, "stack of 65536 bytes exhausted"));
 #endif
+}
+
+// Frames larger than the guard page, under both guard modes: goro::goro passes
+// -fstack-clash-protection to its users, so every page of a big frame is probed, top down, and the
+// first probe past the stack lands in the guard.
+TEST_CASE("a frame larger than the guard page is still a named stack overflow, in both guard modes") {
+#if GORO_ASAN || GORO_TSAN
+  MESSAGE("skipped under a sanitizer");
+#else
+  const char* old = std::getenv("GORO_STACK_GUARD");
+  const std::string saved = old ? old : "";
+  for (const char* guard : {"madvise", "mprotect"}) {
+    ::setenv("GORO_STACK_GUARD", guard, 1);
+    auto m = run_crash_helper({"guard_mode"});
+    INFO("GORO_STACK_GUARD=" << guard << ": " << m.err);
+    REQUIRE(m.exit_code == 0);
+    CHECK(contains(m.err, std::string("guard mode: ") + guard));
+    for (const char* mode : {"overflow_16k_frames", "overflow_300k_frame"}) {
+      auto r = run_crash_helper({mode});
+      INFO(mode << " with GORO_STACK_GUARD=" << guard << ", stderr: " << r.err);
+      CHECK(r.exit_code == 2);
+      CHECK(contains(r.err, "fatal error: stack overflow"));
+      CHECK(contains(r.err, mode == std::string("overflow_16k_frames") ? "\"big-frames\"" : "\"huge-frame\""));
+      CHECK_FALSE(contains(r.err, "returned"));
+    }
+  }
+  if (old) ::setenv("GORO_STACK_GUARD", saved.c_str(), 1); else ::unsetenv("GORO_STACK_GUARD");
+#endif
+}
+
+TEST_CASE("GORO_STACK_GUARD: an unknown value is named and ignored") {
+  ::setenv("GORO_STACK_GUARD", "sideways", 1);
+  auto r = run_crash_helper({"guard_mode"});
+  ::unsetenv("GORO_STACK_GUARD");
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.err, "goro: GORO_STACK_GUARD=sideways ignored (madvise, mprotect or auto)"));
+  CHECK((contains(r.err, "guard mode: madvise") || contains(r.err, "guard mode: mprotect")));
 }
 
 TEST_CASE("an exception escaping go() is a panic naming the coroutine with exit code 2") {

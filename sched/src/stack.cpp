@@ -40,13 +40,60 @@ constexpr std::size_t slab_target_bytes = 16u << 20;  // about 64 default stacks
   fatal(msg);
 }
 
+// The guard mode: GORO_STACK_GUARD=madvise or =mprotect forces one; unset (or "auto") tries
+// MADV_GUARD_INSTALL on the first guard and falls back to mprotect, saying so once on stderr.
+// A value it does not know is warned about and treated as auto.
+enum guard_mode : int { mode_auto, mode_madvise, mode_mprotect };
+
+int requested_guard_mode() noexcept {
+  const char* env = std::getenv("GORO_STACK_GUARD");
+  if (!env || !*env || std::strcmp(env, "auto") == 0) return mode_auto;
+  if (std::strcmp(env, "madvise") == 0) return mode_madvise;
+  if (std::strcmp(env, "mprotect") == 0) return mode_mprotect;
+  std::fprintf(stderr, "goro: GORO_STACK_GUARD=%s ignored (madvise, mprotect or auto)\n", env);
+  return mode_auto;
+}
+
+// mode_auto until the first guard is installed, then the mode in use for good. Relaxed: every
+// thread that finds mode_auto resolves it the same way (the same kernel), and the one-line note
+// is printed by whoever wins the CAS.
+std::atomic<int> g_guard_mode{-1};  // -1: the environment not read yet
+
+int guard_mode_now() noexcept {
+  int m = g_guard_mode.load(std::memory_order_relaxed);
+  if (m < 0) {
+    int expected = -1;
+    g_guard_mode.compare_exchange_strong(expected, requested_guard_mode(),
+                                         std::memory_order_relaxed);
+    m = g_guard_mode.load(std::memory_order_relaxed);
+  }
+  return m;
+}
+
 // Installs a guard at [p, p + len): page-table markers where the kernel has them (no new VMA),
-// else PROT_NONE. Remembers which worked so that later slabs do not retry the failing call.
+// else PROT_NONE (a VMA of its own: see stack.hpp on vm.max_map_count).
 void install_guard(char* p, std::size_t len) {
-  static std::atomic<bool> madvise_ok{true};
-  if (madvise_ok.load(std::memory_order_relaxed)) {
-    if (::madvise(p, len, MADV_GUARD_INSTALL) == 0) return;
-    madvise_ok.store(false, std::memory_order_relaxed);
+  int m = guard_mode_now();
+  if (m != mode_mprotect) {
+    if (::madvise(p, len, MADV_GUARD_INSTALL) == 0) {
+      if (m == mode_auto) g_guard_mode.store(mode_madvise, std::memory_order_relaxed);
+      return;
+    }
+    const int err = errno;
+    if (m == mode_madvise) {
+      char msg[256];
+      std::snprintf(msg, sizeof msg,
+                    "goro: GORO_STACK_GUARD=madvise, but madvise(MADV_GUARD_INSTALL) failed: %s "
+                    "(it needs Linux 6.13 or later; GORO_STACK_GUARD=mprotect works everywhere)",
+                    std::strerror(err));
+      fatal(msg);
+    }
+    int expected = mode_auto;
+    if (g_guard_mode.compare_exchange_strong(expected, mode_mprotect, std::memory_order_relaxed)) {
+      std::fprintf(stderr,
+                   "goro: this kernel lacks MADV_GUARD_INSTALL (Linux 6.13+): stack guards are "
+                   "mprotect'ed pages, a mapping each, so vm.max_map_count bounds live coroutines\n");
+    }
   }
   if (::mprotect(p, len, PROT_NONE) != 0) die_mapping("protect the guard page of", len, errno);
 }
@@ -144,3 +191,15 @@ std::uint64_t stack_pool::bytes_reserved() const noexcept {
 }
 
 }  // namespace goro::sched::detail
+
+namespace goro::sched {
+
+const char* stack_guard_mode() noexcept {
+  switch (detail::g_guard_mode.load(std::memory_order_relaxed)) {
+    case detail::mode_madvise: return "madvise";
+    case detail::mode_mprotect: return "mprotect";
+    default: return "";
+  }
+}
+
+}  // namespace goro::sched

@@ -10,7 +10,7 @@
 // splitting the mapping, so a million stacks cost a handful of VMAs. On older kernels, mprotect
 // makes each guard its own VMA (two VMAs per stack): the kernel's vm.max_map_count (65530 by
 // default) then bounds live stacks to about 32,000, and running past it fails with a message
-// saying so.
+// saying so. GORO_STACK_GUARD=madvise|mprotect|auto chooses the mode (stack.cpp).
 //
 // Ownership: a stack belongs to the pool it came from; workers keep a private cache (no locks)
 // and trade batches with the shared pool (one mutex) when the cache runs dry or overflows.
@@ -37,6 +37,7 @@ struct stack {
 };
 
 std::size_t page_size() noexcept;
+
 std::size_t round_to_pages(std::size_t n) noexcept;
 
 // A coroutine that ends never returns from its first frames (it switches away for good), so under

@@ -96,6 +96,12 @@ bool in_coroutine() noexcept;
 // On a plain thread it is std::this_thread::yield().
 void yield();
 
+// How coroutine stacks' guard pages are installed in this process: "madvise" (MADV_GUARD_INSTALL,
+// Linux 6.13+: no mapping per guard) or "mprotect" (a mapping per guard, so vm.max_map_count
+// bounds live stacks); "" until the first stack is made. GORO_STACK_GUARD=madvise|mprotect|auto
+// in the environment chooses; auto (the default) tries madvise and falls back, saying so once.
+const char* stack_guard_mode() noexcept;
+
 // The number of workers of the running runtime, from any thread; 0 when none runs.
 unsigned workers() noexcept;
 
