@@ -40,6 +40,20 @@ int main() {
       ++wins[goro::select(goro::on_recv(in), goro::on_send(out, 1))];
       in.try_recv();
     }
-    return wins[0] > 350 && wins[1] > 350 ? 0 : 1;
+    if (wins[0] < 350 || wins[1] < 350) return 1;
+
+    // A send case that finds its channel closed throws from select (Go: panic); a receive case
+    // on a closed channel fires with an empty optional.
+    goro::chan<int> closed(1);
+    closed.close();
+    bool threw = false;
+    try {
+      goro::select(goro::on_send(closed, 1));
+    } catch (const goro::closed_channel_error&) {
+      threw = true;
+    }
+    bool empty = false;
+    goro::select(goro::on_recv(closed, [&](std::optional<int> v) { empty = !v; }));
+    return threw && empty ? 0 : 1;
   });
 }
