@@ -3,6 +3,7 @@
 #include <goro/goro.hpp>
 
 #include <optional>
+#include <string>
 
 int main() {
   return goro::run([] {
@@ -25,13 +26,13 @@ int main() {
     bool send_threw = false, close_threw = false;
     try {
       buffered.send(1);  // Go: panic: send on closed channel
-    } catch (const goro::closed_channel_error&) {
-      send_threw = true;
+    } catch (const goro::closed_channel_error& e) {
+      send_threw = std::string(e.what()) == "send on closed channel";
     }
     try {
       buffered.close();  // Go: panic: close of closed channel
-    } catch (const goro::closed_channel_error&) {
-      close_threw = true;
+    } catch (const goro::closed_channel_error& e) {
+      close_threw = std::string(e.what()) == "close of closed channel";
     }
     bool ok = v == 1 && len_cap && full && a == 10 && b == 20 && !c && buffered.closed() &&
               send_threw && close_threw;

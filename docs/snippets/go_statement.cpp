@@ -14,6 +14,7 @@ int main() {
     // go func() { out <- "lambda saw " + name }(), with name copied now. A lambda that calls a
     // non-const member (send) on a captured-by-value channel must be `mutable`.
     goro::go([name, out]() mutable { out.send("lambda saw " + name); });
+    // goro::go([name, out] { out.send(name); });  would not compile: out is const without mutable
     // go report(name, out): the arguments are decay-copied, as std::thread copies them.
     auto report = [](std::string n, goro::chan<std::string> c) { c.send("argument saw " + n); };
     goro::go(report, name, out);

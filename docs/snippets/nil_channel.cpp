@@ -3,6 +3,7 @@
 #include <goro/goro.hpp>
 
 #include <optional>
+#include <string>
 
 int main() {
   return goro::run([] {
@@ -20,8 +21,8 @@ int main() {
     bool threw = false;
     try {
       off.close();  // Go: panic: close of nil channel
-    } catch (const goro::channel_error&) {
-      threw = true;
+    } catch (const goro::channel_error& e) {
+      threw = std::string(e.what()) == "close of nil channel";
     }
     bool is_nil = off == nullptr && !off;  // ch == nil
     return from_in == 7 && from_off == 0 && never && threw && is_nil ? 0 : 1;

@@ -14,6 +14,7 @@ int main() {
     // var mu sync.Mutex; var wg sync.WaitGroup
     goro::mutex mu;
     goro::wait_group wg;
+    // goro::mutex copy = mu;  would not compile: the sync types cannot be copied
     long counter = 0;
     for (int i = 0; i < 50; ++i) {
       wg.add(1);

@@ -24,6 +24,7 @@ int sum(goro::recv_chan<int> in, goro::recv_chan<std::monostate> quit) {
   for (bool open = true; open;) {
     std::size_t i = goro::select(goro::on_recv(in,
                                                [&](std::optional<int> v) {
+                                                 // if (!v) break;  would not compile: no loop here
                                                  if (!v) {
                                                    open = false;  // break LOOP
                                                    return;        // leaves the handler only
@@ -32,6 +33,7 @@ int sum(goro::recv_chan<int> in, goro::recv_chan<std::monostate> quit) {
                                                }),
                                  goro::on_recv(quit));
     if (i == 1) return -1;  // return from sum: outside the handler
+    // goro::select(goro::on_recv(in, [&](int v) { total += v; }));  would not compile: not an optional
   }
   return total;
 }

@@ -13,6 +13,7 @@ int main() {
 
     int v1 = c.recv().value_or(0);  // v := <-c  (5: buffered before close)
     int v2 = c.recv().value_or(0);  // v := <-c  (closed: Go's zero value, 0)
+    // int v4 = c.recv();  would not compile: recv() is an optional, never a bare int
 
     std::optional<int> v3 = c.recv();  // v, ok := <-c
     bool ok = v3.has_value();          // false
