@@ -1,0 +1,46 @@
+# docs_snippets_would_not_compile: a snippet line of the form
+#     // CODE  would not compile: why
+# claims that CODE, put in place of the comment, makes the program ill-formed. For each such
+# line this compiles (syntax only) a copy of the snippet with that one line uncommented, and fails
+# if the copy compiles. The snippet itself compiles: it is built as a test program.
+cmake_minimum_required(VERSION 3.25)
+set(includes -I${SOURCE_DIR}/sched/include -I${SOURCE_DIR}/channels/include
+             -I${SOURCE_DIR}/runtime/include)
+file(GLOB files ${SNIPPETS}/*.cpp)
+file(MAKE_DIRECTORY ${WORK_DIR})
+set(errors "")
+set(count 0)
+foreach(f IN LISTS files)
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  string(REPLACE ";" "@SEMICOLON@" text "\n${text}")  # keep list splitting out of the code
+  string(REGEX MATCHALL "\n *// [^\n]*[^ \n]  would not compile[^\n]*" claims "${text}")
+  set(k 0)
+  foreach(claim IN LISTS claims)
+    math(EXPR k "${k} + 1")
+    math(EXPR count "${count} + 1")
+    string(REGEX REPLACE "^\n( *)// (.*[^ ])  would not compile.*$" "\n\\1\\2" code "${claim}")
+    string(REPLACE "${claim}" "${code}" variant "${text}")
+    string(SUBSTRING "${variant}" 1 -1 variant)
+    string(REPLACE "@SEMICOLON@" ";" variant "${variant}")
+    string(REPLACE "@SEMICOLON@" ";" shown "${code}")
+    string(STRIP "${shown}" shown)
+    set(out ${WORK_DIR}/${name}_${k}.cpp)
+    file(WRITE ${out} "${variant}")
+    execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only ${includes} ${out}
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE o ERROR_VARIABLE e)
+    if(rc EQUAL 0)
+      string(APPEND errors "${name}.cpp: `${shown}` compiles, but the snippet says it would not\n")
+    else()
+      string(REGEX MATCH "error: [^\n]*" first "${e}")
+      message(STATUS "${name}.cpp: `${shown}` does not compile (${first})")
+    endif()
+  endforeach()
+endforeach()
+if(count EQUAL 0)
+  string(APPEND errors "no `// CODE  would not compile` lines found in ${SNIPPETS}\n")
+endif()
+if(NOT errors STREQUAL "")
+  message(FATAL_ERROR "${errors}")
+endif()
+message(STATUS "${count} would-not-compile claims checked")
