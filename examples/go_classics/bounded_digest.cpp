@@ -42,6 +42,8 @@ struct defer {
   F f;
   ~defer() { f(); }
 };
+template <class F>
+defer(F) -> defer<F>;  // clang 14 has no deduction for aggregates
 
 // fnv1a64 is the 64-bit FNV-1a hash of data.
 static std::uint64_t fnv1a64(const std::string& data) {

@@ -27,6 +27,8 @@ struct defer {
   F f;
   ~defer() { f(); }
 };
+template <class F>
+defer(F) -> defer<F>;  // clang 14 has no deduction for aggregates
 
 // fmt's %v of an error: "<nil>" for none.
 static std::string errString(std::error_code err) { return err ? err.message() : "<nil>"; }
