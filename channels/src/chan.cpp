@@ -150,14 +150,19 @@ std::size_t select_run(select_case** cases, std::size_t n, bool has_default, voi
 
   // 3. Nothing ready: queue one node per case, all sharing this waiter and select_sync, then
   //    park. Wakers claim the select (wait_node::claim) before touching a node's slot.
+  //    The nodes are queued in the random poll order, not in argument order: where two cases
+  //    wait on one channel, the one queued first wins when the other side arrives, so argument
+  //    order would hand every such race to the first case (Go's selectgo enqueues in an order
+  //    derived from its random poll order too; its TestPseudoRandomSend checks the split).
   sched::waiter w;
   select_sync sync;
   for (std::size_t i = 0; i < n; ++i) {
-    select_case* c = cases[i];
+    std::size_t idx = order[i];
+    select_case* c = cases[idx];
     if (!c->core) continue;
     c->node.w = &w;
     c->node.sel = &sync;
-    c->node.case_index = static_cast<std::uint32_t>(i);
+    c->node.case_index = static_cast<std::uint32_t>(idx);
     c->node.ok = false;
     (c->is_send ? c->core->sendq : c->core->recvq).push_back(&c->node);
   }
