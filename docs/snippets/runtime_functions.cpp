@@ -8,7 +8,7 @@ int main() {
   // GOMAXPROCS is fixed for a run: the GOMAXPROCS environment variable, or options::workers,
   // which wins over it. There is no call that changes it while the runtime runs.
   return goro::run(goro::options{.workers = 2}, [] {
-    const bool two = goro::stats().workers == 2;                    // runtime.GOMAXPROCS(0)
+    const bool two = goro::workers() == 2;                          // runtime.GOMAXPROCS(0)
     const bool cpus = std::thread::hardware_concurrency() >= 1;     // runtime.NumCPU()
 
     // runtime.NumGoroutine(): coroutines started and not yet finished (main included), a
