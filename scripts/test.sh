@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds everything and runs all tests: the regular build with Ninja (each test case three times:
-# default worker count, GOMAXPROCS=1, GOMAXPROCS=2, plus goro consumed by other projects:
+# Builds everything and runs all tests: the regular build with Ninja (each test case at the
+# default worker count, GOMAXPROCS=1, 2 and 16, and with mprotect stack guards, plus goro consumed by other projects:
 # find_package, add_subdirectory, FetchContent and the source tarball), then the whole suite again
 # under AddressSanitizer + UndefinedBehaviorSanitizer (g++) and under ThreadSanitizer (clang),
 # those two with Unix Makefiles: CI keeps both generators working. Last, a clang Release build
