@@ -274,7 +274,7 @@ class scheduler {
 
   // Declared before workers_: each worker's stack cache hands its stacks back to the pool when
   // the worker is destroyed, so the pool must outlive the workers.
-  stack_pool stack_pool_;
+  stack_pools stack_pools_;
   std::vector<std::unique_ptr<worker>> workers_;
 
   // Global run queue: an intrusive FIFO list under gq_mu_. gq_size_ mirrors its length so that

@@ -60,6 +60,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <mutex>
@@ -85,6 +86,9 @@ constexpr std::uint32_t max_runnext_streak = 16;
 constexpr int steal_rounds = 4;
 constexpr std::size_t co_slab_size = 256;
 constexpr std::size_t co_cache_batch = 64;
+// How often the monitor returns the pages of idle pooled stacks (stack.hpp, "scavenge"): a stack
+// is released after one to two periods unused.
+constexpr std::chrono::milliseconds scavenge_period{1000};
 constexpr std::uint64_t id_block = 1024;
 
 std::atomic<scheduler*> g_sched{nullptr};
@@ -241,7 +245,7 @@ void trampoline(transfer_t t) {
 // ==== worker ======================================================================================
 
 worker::worker(scheduler& s, unsigned i)
-    : sched(s), index(i), rng(0x9e3779b9u * (i + 1)), stacks(s.stack_pool_) {
+    : sched(s), index(i), rng(0x9e3779b9u * (i + 1)), stacks(s.stack_pools_) {
   free_cos.reserve(2 * co_cache_batch);
 }
 
@@ -250,7 +254,7 @@ worker::~worker() { sched.io_exit(*this); }
 // ==== scheduler ==================================================================================
 
 scheduler::scheduler(const config& cfg, unsigned nworkers)
-    : stack_pool_(cfg.stack_size ? cfg.stack_size : default_stack_size) {
+    : stack_pools_(cfg.stack_size ? cfg.stack_size : default_stack_size) {
   workers_.reserve(nworkers);
   for (unsigned i = 0; i < nworkers; ++i) {
     workers_.push_back(std::make_unique<worker>(*this, i));
@@ -798,9 +802,15 @@ void scheduler::monitor() {
   std::vector<std::uint64_t> last(nw, ~std::uint64_t{0});
   unsigned quiet = 0;
   int dead_ticks = 0;
+  auto next_scavenge = std::chrono::steady_clock::now() + scavenge_period;
   while (monitor_stop_.load(std::memory_order_acquire) == 0) {
     timespec tick{0, quiet < 50 ? 1'000'000 : 10'000'000};
     futex_wait(&monitor_stop_, 0, &tick);
+    // Memory goes back: stacks left unused for a whole period (stack.hpp, "scavenge").
+    if (const auto now = std::chrono::steady_clock::now(); now >= next_scavenge) {
+      stack_pools_.scavenge();
+      next_scavenge = now + scavenge_period;
+    }
     if (g_sigquit.load(std::memory_order_acquire)) {
       std::fflush(stdout);
       std::string d = dump();
@@ -953,8 +963,9 @@ stats scheduler::collect_stats() const noexcept {
   }
   s.spawned += foreign_spawned_.load(std::memory_order_relaxed);
   s.monitor_wakeups = monitor_wakeups_.load(std::memory_order_relaxed);
-  s.stacks_allocated = stack_pool_.stacks_carved();
-  s.stack_bytes_reserved = stack_pool_.bytes_reserved();
+  s.stacks_allocated = stack_pools_.stacks_carved();
+  s.stack_bytes_reserved = stack_pools_.bytes_reserved();
+  s.stacks_released = stack_pools_.stacks_released();
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <atomic>
 #include <cstring>
+#include <algorithm>
 
 #if GORO_ASAN
 #include <sanitizer/asan_interface.h>
@@ -117,7 +118,7 @@ stack map_stack(std::size_t size) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (p == MAP_FAILED) die_mapping("map", size + guard, errno);
   install_guard(static_cast<char*>(p), guard);
-  return stack{static_cast<char*>(p) + guard, size, false};
+  return stack{static_cast<char*>(p) + guard, size, nullptr};
 }
 
 void forget_frames([[maybe_unused]] const stack& s) noexcept {
@@ -154,30 +155,92 @@ void stack_pool::carve_slab() {
   char* slab = static_cast<char*>(p);
   slabs_.emplace_back(slab, len);
   reserved_ += len;
-  // Hand out high addresses first: the pool pops from the back.
+  // Never touched: cold. Hand out high addresses first: the pool pops from the back.
   for (std::size_t i = 0; i < n; ++i) {
     char* g = slab + (n - 1 - i) * stride;
     install_guard(g, guard_);
-    free_.push_back(stack{g + guard_, size_, true});
+    cold_.push_back(stack{g + guard_, size_, this});
   }
   carved_ += n;
 }
 
 void stack_pool::take(std::vector<stack>& out, std::size_t n) {
   lock_guard lk(mu_);
-  if (free_.empty()) carve_slab();
-  while (n-- > 0 && !free_.empty()) {
-    out.push_back(free_.back());
-    free_.pop_back();
+  if (warm_.empty() && cold_.empty()) carve_slab();
+  for (; n > 0 && !warm_.empty(); --n) {
+    out.push_back(warm_.back());
+    warm_.pop_back();
   }
+  note_low();
+  for (; n > 0 && !cold_.empty(); --n) {
+    out.push_back(cold_.back());
+    cold_.pop_back();
+  }
+}
+
+stack stack_pool::take_one() {
+  lock_guard lk(mu_);
+  if (warm_.empty() && cold_.empty()) carve_slab();
+  stack s;
+  if (!warm_.empty()) {
+    s = warm_.back();
+    warm_.pop_back();
+    note_low();
+  } else {
+    s = cold_.back();
+    cold_.pop_back();
+  }
+  return s;
 }
 
 void stack_pool::give(std::vector<stack>& in, std::size_t n) {
   lock_guard lk(mu_);
   while (n-- > 0 && !in.empty()) {
-    free_.push_back(in.back());
+    warm_.push_back(in.back());
     in.pop_back();
   }
+}
+
+void stack_pool::give_one(const stack& s) {
+  lock_guard lk(mu_);
+  warm_.push_back(s);
+}
+
+// The stacks at the front of warm_, below the low-water mark, were freed before the last scavenge
+// and not taken since (take pops from the back). They are moved out in chunks under the mutex,
+// released without it (a spawn meanwhile finds the rest, or a cold or new stack), and put on
+// cold_. At most what stayed idle for a whole period is released, so a steady rate of spawns
+// keeps its stacks warm.
+std::size_t stack_pool::scavenge(std::size_t keep) {
+  constexpr std::size_t chunk_max = 256;
+  std::size_t budget;
+  {
+    lock_guard lk(mu_);
+    const std::size_t idle = std::min(low_, warm_.size());
+    budget = idle > keep ? idle - keep : 0;
+  }
+  std::size_t released = 0;
+  std::vector<stack> chunk;
+  while (budget > 0) {
+    chunk.clear();
+    {
+      lock_guard lk(mu_);
+      while (budget > 0 && chunk.size() < chunk_max && warm_.size() > keep) {
+        chunk.push_back(warm_.front());
+        warm_.pop_front();
+        --budget;
+      }
+    }
+    if (chunk.empty()) break;
+    for (const stack& st : chunk) ::madvise(st.base, st.size, MADV_DONTNEED);
+    released += chunk.size();
+    lock_guard lk(mu_);
+    cold_.insert(cold_.end(), chunk.begin(), chunk.end());
+    released_ += chunk.size();
+  }
+  lock_guard lk(mu_);
+  low_ = warm_.size();
+  return released;
 }
 
 std::uint64_t stack_pool::stacks_carved() const noexcept {
@@ -188,6 +251,54 @@ std::uint64_t stack_pool::stacks_carved() const noexcept {
 std::uint64_t stack_pool::bytes_reserved() const noexcept {
   lock_guard lk(mu_);
   return reserved_;
+}
+
+std::uint64_t stack_pool::stacks_released() const noexcept {
+  lock_guard lk(mu_);
+  return released_;
+}
+
+stack_pools::stack_pools(std::size_t default_size) : default_(default_size) {
+  for (std::size_t k = 0; k < nclasses; ++k) {
+    classes_[k] = std::make_unique<stack_pool>(min_class << k);
+  }
+}
+
+stack stack_pools::get_sized(std::size_t size) {
+  const std::size_t want = round_to_pages(size);
+  if (want == default_.stack_size()) return default_.take_one();
+  for (std::size_t k = 0; k < nclasses; ++k) {
+    if ((min_class << k) >= want) {
+      // A class the same size as the default pool's would duplicate it: use the default pool.
+      if ((min_class << k) == default_.stack_size()) return default_.take_one();
+      return classes_[k]->take_one();
+    }
+  }
+  return map_stack(size);
+}
+
+std::size_t stack_pools::scavenge() {
+  std::size_t n = default_.scavenge(keep_default);
+  for (auto& c : classes_) n += c->scavenge(keep_class);
+  return n;
+}
+
+std::uint64_t stack_pools::stacks_carved() const noexcept {
+  std::uint64_t n = default_.stacks_carved();
+  for (auto& c : classes_) n += c->stacks_carved();
+  return n;
+}
+
+std::uint64_t stack_pools::bytes_reserved() const noexcept {
+  std::uint64_t n = default_.bytes_reserved();
+  for (auto& c : classes_) n += c->bytes_reserved();
+  return n;
+}
+
+std::uint64_t stack_pools::stacks_released() const noexcept {
+  std::uint64_t n = default_.stacks_released();
+  for (auto& c : classes_) n += c->stacks_released();
+  return n;
 }
 
 }  // namespace goro::sched::detail

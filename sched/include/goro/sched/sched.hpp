@@ -257,6 +257,7 @@ struct stats {
   std::uint64_t io_completed = 0;      // and completed (the difference is in flight)
   std::uint64_t stacks_allocated = 0;  // stacks ever carved from slabs (not reuses)
   std::uint64_t stack_bytes_reserved = 0;  // virtual bytes of stack slabs
+  std::uint64_t stacks_released = 0;  // free stacks whose pages went back to the kernel (scavenge)
 };
 // Totals over all workers; counters are read without stopping the workers, so a snapshot taken
 // while they run is approximate. Works while a runtime runs; otherwise returns the last one's.
