@@ -115,6 +115,17 @@ void wait_for_coroutines(std::uint64_t base) {
   for (int i = 0; i < 100; i++) goro::yield();
 }
 
+// goro::run(body), then waits until every coroutine the body started has returned (Go's tests
+// do not wait; goro::run would abandon a coroutine still exiting after its last send).
+template <class F>
+void golang_run(F&& body) {
+  goro::run([&body] {
+    const std::uint64_t base = alive();
+    body();
+    wait_for_coroutines(base);
+  });
+}
+
 }  // namespace
 
 // ---- src/runtime/chan_test.go ---------------------------------------------------------------
@@ -125,7 +136,7 @@ TEST_CASE("golang: TestChan") {
   watchdog wd("golang: TestChan");
   const int N = under_tsan ? 20 : 200;
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     for (int chanCap = 0; chanCap < N && !f.any(); chanCap++) {
       {
         // Ensure that receive from empty chan blocks.
@@ -278,7 +289,7 @@ TEST_CASE("golang: TestNonblockRecvRace") {
   watchdog wd("golang: TestNonblockRecvRace");
   const int n = tsan_scaled(10000);
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     goro::wait_group wg;
     for (int i = 0; i < n && !f.any(); i++) {
       goro::chan<int> c(1);
@@ -306,7 +317,7 @@ TEST_CASE("golang: TestNonblockSelectRace") {
   watchdog wd("golang: TestNonblockSelectRace");
   const int n = tsan_scaled(100000);
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<bool> done(1);
     for (int i = 0; i < n; i++) {
       goro::chan<int> c1(1), c2(1);
@@ -332,7 +343,7 @@ TEST_CASE("golang: TestNonblockSelectRace2") {
   watchdog wd("golang: TestNonblockSelectRace2");
   const int n = tsan_scaled(100000);
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<bool> done(1);
     for (int i = 0; i < n; i++) {
       goro::chan<int> c1(1), c2;
@@ -360,7 +371,7 @@ TEST_CASE("golang: TestNonblockSelectRace2") {
 TEST_CASE("golang: TestSelfSelect") {
   watchdog wd("golang: TestSelfSelect");
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     for (int chanCap : {0, 10}) {
       goro::wait_group wg;
       wg.add(2);
@@ -392,7 +403,7 @@ TEST_CASE("golang: TestSelfSelect") {
 TEST_CASE("golang: TestSelectStress") {
   watchdog wd("golang: TestSelectStress");
   const int N = tsan_scaled(100000);
-  goro::run([&] {
+  golang_run([&] {
     std::array<goro::chan<int>, 4> c{goro::chan<int>(0), goro::chan<int>(0), goro::chan<int>(2),
                                      goro::chan<int>(3)};
     goro::wait_group wg;
@@ -444,7 +455,7 @@ TEST_CASE("golang: TestSelectFairness") {
   constexpr int trials = 10000;
   failures f;
   int cnt1 = 0, cnt2 = 0;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<std::uint8_t> c1(trials + 1), c2(trials + 1);
     for (int i = 0; i < trials + 1; i++) {
       c1.send(1);
@@ -491,7 +502,7 @@ TEST_CASE("golang: TestChanSendInterface") {
   watchdog wd("golang: TestChanSendInterface");
   struct mt {};
   int defaults = 0;
-  goro::run([&] {
+  golang_run([&] {
     auto m = std::make_shared<mt>();
     goro::chan<std::any> c(1);
     c.send(std::any(m));
@@ -512,7 +523,7 @@ TEST_CASE("golang: TestPseudoRandomSend" * doctest::may_fail()) {
   watchdog wd("golang: TestPseudoRandomSend");
   constexpr int n = 100;
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     for (int chanCap : {0, n}) {
       goro::chan<int> c(chanCap);
       std::vector<int> l(n);
@@ -549,7 +560,7 @@ TEST_CASE("golang: TestMultiConsumer") {
   const int niter = tsan_scaled(271828);
   const std::array<int, 10> pn{2, 3, 7, 11, 13, 17, 19, 23, 27, 31};
   long n = 0, s = 0, expect = 0;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<int> q(nwork * 3), r(nwork * 3);
 
     // workers
@@ -600,7 +611,7 @@ TEST_CASE("golang: TestShrinkStackDuringBlockedSend") {
   watchdog wd("golang: TestShrinkStackDuringBlockedSend");
   constexpr int n = 10;
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<int> c;
     goro::chan<std::monostate> done;
     goro::go([c, done]() mutable {
@@ -631,7 +642,7 @@ TEST_CASE("golang: TestNoShrinkStackWhileParking") {
   watchdog wd("golang: TestNoShrinkStackWhileParking");
   constexpr int n = 10;
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     auto send = [](goro::send_chan<int> c, goro::chan<std::monostate> done) {
       for (int i = 0; i < n; i++) {
         c.send(i);
@@ -669,7 +680,7 @@ TEST_CASE("golang: TestNoShrinkStackWhileParking") {
 TEST_CASE("golang: TestSelectDuplicateChannel") {
   watchdog wd("golang: TestSelectDuplicateChannel");
   std::atomic<int> b_got{0};
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<int> c, d, e;
 
     // goroutine A
@@ -704,7 +715,7 @@ TEST_CASE("golang: TestSelectDuplicateChannel") {
 TEST_CASE("golang: TestSelectStackAdjust") {
   watchdog wd("golang: TestSelectStackAdjust");
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     const std::uint64_t base = alive();
     goro::chan<int*> c, d;
     goro::chan<bool> ready1, ready2;
@@ -826,7 +837,7 @@ void test_chan_send_barrier(bool use_select, failures& f) {
 TEST_CASE("golang: TestChanSendSelectBarrier") {
   watchdog wd("golang: TestChanSendSelectBarrier");
   failures f;
-  goro::run([&] { test_chan_send_barrier(true, f); });
+  golang_run([&] { test_chan_send_barrier(true, f); });
   GOLANG_CHECK_NO_FAILURES(f);
 }
 
@@ -834,7 +845,7 @@ TEST_CASE("golang: TestChanSendSelectBarrier") {
 TEST_CASE("golang: TestChanSendBarrier") {
   watchdog wd("golang: TestChanSendBarrier");
   failures f;
-  goro::run([&] { test_chan_send_barrier(false, f); });
+  golang_run([&] { test_chan_send_barrier(false, f); });
   GOLANG_CHECK_NO_FAILURES(f);
 }
 
@@ -848,7 +859,7 @@ TEST_CASE("golang: doubleselect.go") {
   const int iterations = tsan_scaled(100000);
   failures f;
   std::size_t seen_count = 0;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<int> c1, c2, c3, c4, cmux;
     goro::chan<bool> done;
     // sender sends a counter to one of four different channels. If two cases both end up running
@@ -915,7 +926,7 @@ TEST_CASE("golang: select.go") {
     }
     return i;
   };
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<unsigned> a(1), b(1);
     CHECK(send(a, b) == 2);
     unsigned av = a.recv().value_or(0), bv = b.recv().value_or(0);
@@ -934,7 +945,7 @@ TEST_CASE("golang: select.go") {
 TEST_CASE("golang: select3.go") {
   watchdog wd("golang: select3.go");
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<int> nilch = nullptr;
     goro::chan<int> closedch;
     closedch.close();
@@ -1063,7 +1074,7 @@ TEST_CASE("golang: select4.go") {
   struct {
     int a = 0;
   } x;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<int> c(1), c1;
     c.send(42);
     goro::select(goro::on_recv(c1, [&](std::optional<int>) { called_f = true; }),
@@ -1079,7 +1090,7 @@ TEST_CASE("golang: select4.go") {
 TEST_CASE("golang: select6.go") {
   watchdog wd("golang: select6.go");
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<bool> c1, c2, c3;
     goro::wait_group wg;
     wg.add(3);
@@ -1109,7 +1120,8 @@ TEST_CASE("golang: select6.go") {
 TEST_CASE("golang: select7.go") {
   watchdog wd("golang: select7.go");
   int completed = 0;
-  goro::run([&] {
+  golang_run([&] {
+    const std::uint64_t base = alive();
     using recv_fn = void (*)(goro::recv_chan<int>);
     recv_fn recv1 = [](goro::recv_chan<int> c) { (void)c.recv(); };
     recv_fn recv2 = [](goro::recv_chan<int> c) { goro::select(goro::on_recv(c)); };
@@ -1144,6 +1156,7 @@ TEST_CASE("golang: select7.go") {
       send2(r);
       send3(r);
     }
+    wait_for_coroutines(base);  // the receivers have returned, their c2 destroyed
   });
   CHECK(completed == 9);
 }
@@ -1213,7 +1226,7 @@ void nonblock_round(int buffer, T to_receiver, T from_sender, goro::ticker& tick
 TEST_CASE("golang: nonblock.go") {
   watchdog wd("golang: nonblock.go");
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     goro::ticker tick(10us);
     for (int buffer = 0; buffer < 2 && !f.any(); buffer++) {
       nonblock_round<std::int32_t>(buffer, 123, 234, tick, f, "i32");
@@ -1231,7 +1244,7 @@ TEST_CASE("golang: fifo.go") {
   watchdog wd("golang: fifo.go");
   constexpr int N = 10;
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     // AsynchFifo
     {
       goro::chan<int> ch(N);
@@ -1266,7 +1279,7 @@ TEST_CASE("golang: fifo.go") {
 TEST_CASE("golang: sendstmt.go") {
   watchdog wd("golang: sendstmt.go");
   bool nonblock = false;
-  goro::run([&] {
+  golang_run([&] {
     goro::chan<goro::chan<int>> cc(1);
     goro::chan<int> c(1);
     cc.send(c);
@@ -1445,7 +1458,7 @@ std::unique_ptr<chan_ops> make_ops(int kind, goro::chan<int> c) {
 TEST_CASE("golang: closedchan.go") {
   watchdog wd("golang: closedchan.go");
   failures f;
-  goro::run([&] {
+  golang_run([&] {
     for (int kind = 0; kind < 3; kind++) closed_test1(*make_ops(kind, closedsync()), f);
 
     for (int which = 1; which <= 4; which++) {
@@ -1493,7 +1506,7 @@ TEST_CASE("golang: closechan releases blocked receivers and senders") {
   watchdog wd("golang: closechan releases blocked receivers and senders");
   constexpr int waiters = 16;
   std::atomic<int> receivers_released{0}, senders_panicked{0}, select_senders_panicked{0}, bad{0};
-  goro::run([&] {
+  golang_run([&] {
     for (int chanCap : {0, 1, 4}) {
       // Receivers blocked on an empty channel.
       goro::chan<int> rc(chanCap);
@@ -1559,7 +1572,7 @@ TEST_CASE("golang: TestRaceChanSendClose + TestRaceChanSendSelectClose + TestRac
   watchdog wd("golang: close races");
   const int rounds = tsan_scaled(2000);
   std::atomic<int> completed{0}, panicked{0}, bad{0}, close_panics{0};
-  goro::run([&] {
+  golang_run([&] {
     for (int r = 0; r < rounds; r++) {
       goro::chan<bool> compl_(3);
       goro::chan<int> c(1), c1;
@@ -1848,7 +1861,7 @@ TEST_CASE("golang: TestNoRaceBlockedSendSync + TestNoRaceBlockedSelectSendSync")
   watchdog wd("golang: TestNoRaceBlockedSendSync");
   failures f;
   const int rounds = tsan_scaled(20, 2);
-  goro::run([&] {
+  golang_run([&] {
     const std::uint64_t base = alive();
     for (int r = 0; r < rounds; r++) {
       for (bool use_select : {false, true}) {
