@@ -3,6 +3,7 @@
 
 #include <goro/channels/chan.hpp>
 #include <goro/channels/select.hpp>
+#include <goro/runtime/after_func.hpp>
 #include <goro/runtime/blocking.hpp>
 #include <goro/runtime/context.hpp>
 #include <goro/runtime/errgroup.hpp>
