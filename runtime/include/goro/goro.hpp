@@ -16,3 +16,4 @@
 #include <goro/runtime/stats.hpp>
 #include <goro/runtime/sync.hpp>
 #include <goro/runtime/time.hpp>
+#include <goro/runtime/weighted_semaphore.hpp>
