@@ -11,6 +11,7 @@
 #include <goro/runtime/fs.hpp>
 #include <goro/runtime/future_cache.hpp>
 #include <goro/runtime/go.hpp>
+#include <goro/runtime/goroutine.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>
 #include <goro/runtime/stats.hpp>
