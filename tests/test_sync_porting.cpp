@@ -193,3 +193,87 @@ TEST_CASE("porting: weighted_semaphore stress: never more than the size held, al
     MESSAGE("served " << served.load() << ", cancelled " << cancelled.load());
   });
 }
+
+// ==== timed waits ===============================================================================
+
+TEST_CASE("porting: condition_variable wait_for/wait_until time out, notify ends them early") {
+  watchdog wd("cv timed");
+  goro::run([] {
+    goro::mutex mu;
+    goro::condition_variable cv;
+    std::unique_lock lk(mu);
+    const auto t0 = clk::now();
+    CHECK(cv.wait_for(lk, 20ms) == std::cv_status::timeout);
+    CHECK(clk::now() - t0 >= 20ms);
+    CHECK(lk.owns_lock());
+    CHECK(cv.wait_until(lk, clk::now() - 1s) == std::cv_status::timeout);  // past: no park
+    CHECK(lk.owns_lock());
+
+    bool flag = false;
+    goro::go([&] {
+      goro::sleep_for(5ms);
+      std::lock_guard g(mu);
+      flag = true;
+      cv.notify_one();
+    });
+    CHECK(cv.wait_for(lk, 5s, [&] { return flag; }));
+    CHECK(clk::now() - t0 < 5s);
+    CHECK_FALSE(cv.wait_for(lk, 1ms, [] { return false; }));
+    // A plain thread notifying; many timed waiters racing notify_all and their deadlines.
+    constexpr int n = 32;
+    std::atomic<int> woke{0}, timed{0};
+    goro::wait_group wg;
+    wg.add(n);
+    lk.unlock();
+    for (int i = 0; i < n; ++i)
+      goro::go([&, i] {
+        std::unique_lock l(mu);
+        if (cv.wait_for(l, std::chrono::microseconds(i * 100)) == std::cv_status::timeout)
+          ++timed;
+        else
+          ++woke;
+        wg.done();
+      });
+    std::thread th([&] {
+      std::this_thread::sleep_for(1ms);
+      cv.notify_all();
+    });
+    wg.wait();
+    th.join();
+    CHECK(woke.load() + timed.load() == n);
+  });
+}
+
+TEST_CASE("porting: semaphore try_acquire_for/until") {
+  watchdog wd("semaphore timed");
+  goro::run([] {
+    goro::semaphore s(1);
+    CHECK(s.try_acquire_for(1s));  // free: at once
+    const auto t0 = clk::now();
+    CHECK_FALSE(s.try_acquire_for(20ms));
+    CHECK(clk::now() - t0 >= 20ms);
+    CHECK_FALSE(s.try_acquire_until(clk::now() - 1s));
+    goro::go([&] {
+      goro::sleep_for(5ms);
+      s.release();
+    });
+    CHECK(s.try_acquire_for(5s));
+    CHECK(s.available() == 0);
+    // Racing releases and deadlines: every permit is either taken or still available.
+    constexpr int n = 32;
+    std::atomic<int> got{0};
+    goro::wait_group wg;
+    wg.add(n);
+    for (int i = 0; i < n; ++i)
+      goro::go([&, i] {
+        if (s.try_acquire_for(std::chrono::microseconds(i * 50))) ++got;
+        wg.done();
+      });
+    std::thread th([&] {
+      for (int i = 0; i < n / 2; ++i) s.release();
+    });
+    th.join();
+    wg.wait();
+    CHECK(got.load() + s.available() == n / 2);
+  });
+}
