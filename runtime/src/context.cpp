@@ -91,15 +91,16 @@ void context_node::attach() {
       return;
     }
   }
-  // The parent is done: so is the child, with the parent's error (never registered).
-  cancel(static_cast<errc>(perr), false);
+  // The parent is done: so is the child, with the parent's error and cause (never registered).
+  cancel(static_cast<errc>(perr), false, parent_->cause());
 }
 
-bool context_node::cancel_one(errc e, context_node** work) noexcept {
+bool context_node::cancel_one(errc e, std::error_code cause, context_node** work) noexcept {
   std::stop_source stop{std::nostopstate};
   {
     sched::spin_guard g(mu_);
     if (err_.load(std::memory_order_relaxed) != 0) return false;  // the first cause stays
+    cause_ = cause ? cause : make_error_code(e);  // Go: a nil cause is the error itself
     err_.store(static_cast<int>(e), std::memory_order_release);
     done_.close();  // only the winner closes: never throws
     for (context_node* c = first_child_; c;) {
@@ -122,15 +123,16 @@ bool context_node::cancel_one(errc e, context_node** work) noexcept {
   return true;
 }
 
-void context_node::cancel(errc e, bool remove_from_parent) noexcept {
+void context_node::cancel(errc e, bool remove_from_parent, std::error_code cause) noexcept {
   context_node* work = nullptr;
-  if (!cancel_one(e, &work)) return;
+  if (!cancel_one(e, cause, &work)) return;
+  cause = cause_;  // the children get this node's cause (Go: child.cancel(false, err, p.cause))
   if (remove_from_parent) unlink_from_parent();
   while (work) {
     context_node* c = work;
     work = c->cancel_next_;
     c->cancel_next_ = nullptr;
-    c->cancel_one(e, &work);  // pushes c's children
+    c->cancel_one(e, cause, &work);  // pushes c's children
     unref(c);
   }
 }
@@ -153,7 +155,7 @@ void context_node::arm() {
 }
 
 void context_node::fire() noexcept {
-  cancel(errc::deadline_exceeded, true);
+  cancel(errc::deadline_exceeded, true, deadline_cause_);
   unref(this);  // the heap's reference
 }
 
@@ -180,23 +182,38 @@ std::size_t context_node::child_count() noexcept {
   return nchildren_;
 }
 
-std::pair<context, cancel_func> make_child(const context& parent, std::int64_t deadline) {
+std::pair<context, cancel_func> make_child(const context& parent, std::int64_t deadline,
+                                           std::error_code deadline_cause) {
   context_node* p = parent.n_.get();
   const std::int64_t pd = p ? p->deadline_ns() : no_deadline;
   // As Go: a deadline not before the parent's needs no timer of its own (the parent's fires
   // first and cancels this one); then it is with_cancel, and deadline() reports the parent's.
   const bool own_timer = deadline < pd;
   node_ref n(new context_node(p, own_timer ? deadline : pd));
+  if (own_timer) n.get()->set_deadline_cause(deadline_cause);
   n.get()->attach();
   if (own_timer) {
     if (deadline <= sched::now_ns())
-      n.get()->cancel(errc::deadline_exceeded, true);  // no-op if the parent was done
+      n.get()->cancel(errc::deadline_exceeded, true, deadline_cause);  // no-op if the parent was done
     else
       n.get()->arm();  // throws without a runtime; n frees the node
   }
   node_ref c = n;
-  return {context(std::move(n)), cancel_func(std::move(c))};
+  return {context(std::move(n), parent.v_), cancel_func(std::move(c))};
 }
+
+}  // namespace goro::detail
+
+namespace goro {
+
+std::pair<context, cancel_cause_func> with_cancel_cause(const context& parent) {
+  auto [ctx, cancel] = detail::make_child(parent, detail::no_deadline);
+  return {std::move(ctx), cancel_cause_func(std::move(cancel.n_))};
+}
+
+}  // namespace goro
+
+namespace goro::detail {
 
 std::error_code sleep_until_ns(const context& ctx, std::int64_t when) {
   if (std::error_code e = ctx.err()) return e;

@@ -1,4 +1,5 @@
 // sync.cpp: goro's sync primitives (see goro/runtime/sync.hpp for their contracts).
+#include <goro/runtime/detail/abortable_wait.hpp>
 #include <goro/runtime/sync.hpp>
 
 #include <immintrin.h>
@@ -234,6 +235,35 @@ void condition_variable::wait(std::unique_lock<mutex>& lk) {
   lk.lock();
 }
 
+std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lk, std::chrono::steady_clock::time_point t) {
+  if (!lk.owns_lock()) throw std::logic_error("goro::condition_variable::wait_until: lock not held");
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    q_.push_back(&n);  // queued before the mutex is released: no notify can slip between
+  }
+  lk.unlock();
+  auto abort = [&]() noexcept {
+    sched::spin_guard g(mu_);
+    if (!n.queued) return false;  // a notify has it
+    q_.remove(&n);
+    return true;
+  };
+  bool timed_out;
+  try {
+    timed_out = detail::wait_abortable(
+        w, "sync.Cond.Wait",
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(), std::stop_token(), abort);
+  } catch (...) {
+    lk.lock();  // the standard's rule: the lock is held again whatever happens
+    throw;
+  }
+  lk.lock();
+  return timed_out ? std::cv_status::timeout : std::cv_status::no_timeout;
+}
+
 void condition_variable::notify_one() noexcept {
   wait_node* n;
   {
@@ -345,6 +375,31 @@ void semaphore::acquire() {
     q_.push_back(&n);
   }
   w.wait("semaphore acquire");  // the releaser took our permit for us
+}
+
+bool semaphore::try_acquire_until(std::chrono::steady_clock::time_point t) {
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    if (count_ > 0 && q_.empty()) {
+      --count_;
+      return true;
+    }
+    q_.push_back(&n);
+  }
+  // Taking out a queued node needs no more: a queued waiter means count_ is 0 (release hands
+  // permits to the queue while count_ > 0), so nobody behind it could be served instead.
+  auto abort = [&]() noexcept {
+    sched::spin_guard g(mu_);
+    if (!n.queued) return false;  // a release granted our permit
+    q_.remove(&n);
+    return true;
+  };
+  return !detail::wait_abortable(w, "semaphore acquire",
+                                 std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(),
+                                 std::stop_token(), abort);
 }
 
 bool semaphore::try_acquire() {

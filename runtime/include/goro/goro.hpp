@@ -3,6 +3,7 @@
 
 #include <goro/channels/chan.hpp>
 #include <goro/channels/select.hpp>
+#include <goro/runtime/after_func.hpp>
 #include <goro/runtime/blocking.hpp>
 #include <goro/runtime/context.hpp>
 #include <goro/runtime/errgroup.hpp>
@@ -10,8 +11,10 @@
 #include <goro/runtime/fs.hpp>
 #include <goro/runtime/future_cache.hpp>
 #include <goro/runtime/go.hpp>
+#include <goro/runtime/goroutine.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>
 #include <goro/runtime/stats.hpp>
 #include <goro/runtime/sync.hpp>
 #include <goro/runtime/time.hpp>
+#include <goro/runtime/weighted_semaphore.hpp>

@@ -38,6 +38,21 @@
 //     unregisters the child from its parent at once. (A child dropped without cancel is
 //     unregistered when its last handle goes; an armed timer holds it until it fires.)
 //
+// Values and causes (Go 1.20/1.21):
+//   - with_value(parent, key, value): a child carrying one key/value pair; ctx.value<T>(key) finds
+//     the nearest ancestor-or-self pair whose key equals key (same type and ==, as Go's comparable
+//     keys; a string literal key is a std::string) and returns a copy of its value if it is a T
+//     (std::nullopt if no pair matches or the nearest match holds another type: Go's
+//     `v, ok := ctx.Value(key).(T)`). Values flow to every descendant (cancel children too); a
+//     value context shares its parent's cancellation.
+//   - with_cancel_cause(parent): like with_cancel, but its cancel_cause_func takes the cause:
+//     cancel(cause) makes err() canceled and cause(ctx) that cause (cancel() or cancel({}):
+//     canceled). goro::cause(ctx): the cause of the nearest cancellable ancestor-or-self once it
+//     is done ({} while live): the error its cancel was given, else its err(); a context cancelled
+//     through its parent has the parent's cause. with_deadline_cause/with_timeout_cause: a
+//     deadline whose passing sets that cause (err() stays deadline_exceeded).
+//   - without_cancel(parent): never done, no deadline, cause {}; keeps parent's values.
+//
 // Everything here is callable concurrently from coroutines on any worker and from plain threads.
 // Deadlines are timers on the scheduler's heaps (see time.hpp): they need a running runtime.
 // with_deadline/with_timeout with a deadline still ahead (and before the parent's) throw
@@ -61,8 +76,13 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <memory>
 #include <stop_token>
+#include <string>
+#include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <variant>
 
@@ -70,6 +90,8 @@ namespace goro {
 
 class context;
 class cancel_func;
+class cancel_cause_func;
+std::pair<context, cancel_cause_func> with_cancel_cause(const context& parent);
 
 namespace detail {
 
@@ -123,7 +145,12 @@ class context_node final : public sched::timer {
   void arm();
   // Cancels this node (if still live) and all its descendants with e; remove_from_parent
   // unregisters it from its parent (a cancel_func does; a parent's cancel has already).
-  void cancel(errc e, bool remove_from_parent) noexcept;
+  // cause: what goro::cause reports ({}: e); it flows to the descendants cancelled with it.
+  void cancel(errc e, bool remove_from_parent, std::error_code cause = {}) noexcept;
+  // {} while live; written once before the release store of err_, so an acquire load that sees
+  // err_ != 0 may read it without the lock.
+  std::error_code cause() const noexcept { return err_value() ? cause_ : std::error_code(); }
+  void set_deadline_cause(std::error_code c) noexcept { deadline_cause_ = c; }  // before arm()
 
   std::size_t child_count() noexcept;
 
@@ -135,7 +162,7 @@ class context_node final : public sched::timer {
   bool try_ref() noexcept;
   // The critical section of a cancel: returns false if the node was already done. The children
   // that could be referenced are pushed on *work (through cancel_next_), each with a reference.
-  bool cancel_one(errc e, context_node** work) noexcept;
+  bool cancel_one(errc e, std::error_code cause, context_node** work) noexcept;
   void unlink_from_parent() noexcept;
 
   std::atomic<int> refs_{1};
@@ -144,6 +171,8 @@ class context_node final : public sched::timer {
   const std::int64_t deadline_;            // no_deadline: none
   chan<std::monostate> done_{0};           // closed (under mu_) by the cancel that wins; the
                                            // handle itself never changes
+  std::error_code cause_;                  // written under mu_ by the winning cancel, before err_
+  std::error_code deadline_cause_;         // the cause fire() gives; fixed before the timer is armed
 
   sched::spin_lock mu_;
   context_node* first_child_ GORO_GUARDED_BY(mu_) = nullptr;
@@ -180,7 +209,51 @@ class node_ref {
   context_node* n_ = nullptr;
 };
 
-std::pair<context, cancel_func> make_child(const context& parent, std::int64_t deadline);
+// One key/value pair of a with_value context, in a chain towards the root (immutable, shared).
+class value_node {
+ public:
+  explicit value_node(std::shared_ptr<const value_node> parent) noexcept : parent_(std::move(parent)) {}
+  virtual ~value_node() = default;
+  value_node(const value_node&) = delete;
+  value_node& operator=(const value_node&) = delete;
+  // The nearest pair (this one or an ancestor) whose key has type kt and equals *key.
+  const value_node* find(const std::type_info& kt, const void* key) const noexcept {
+    for (const value_node* v = this; v; v = v->parent_.get())
+      if (v->key_type() == kt && v->key_equals(key)) return v;
+    return nullptr;
+  }
+  virtual const std::type_info& key_type() const noexcept = 0;
+  virtual bool key_equals(const void* key) const = 0;
+  virtual const std::type_info& value_type() const noexcept = 0;
+  virtual const void* value_ptr() const noexcept = 0;
+
+ private:
+  std::shared_ptr<const value_node> parent_;
+};
+
+template <class K, class V>
+class value_node_of final : public value_node {
+ public:
+  value_node_of(std::shared_ptr<const value_node> parent, K k, V v)
+      : value_node(std::move(parent)), key_(std::move(k)), value_(std::move(v)) {}
+  const std::type_info& key_type() const noexcept override { return typeid(K); }
+  bool key_equals(const void* key) const override { return static_cast<bool>(*static_cast<const K*>(key) == key_); }
+  const std::type_info& value_type() const noexcept override { return typeid(V); }
+  const void* value_ptr() const noexcept override { return &value_; }
+
+ private:
+  const K key_;
+  const V value_;
+};
+
+// The stored type of a key: string literals, C strings and string_views compare by content.
+template <class K>
+using context_key_t = std::conditional_t<std::is_convertible_v<const std::decay_t<K>&, std::string_view> &&
+                                             !std::is_same_v<std::decay_t<K>, std::string>,
+                                         std::string, std::decay_t<K>>;
+
+std::pair<context, cancel_func> make_child(const context& parent, std::int64_t deadline,
+                                           std::error_code deadline_cause = {});
 inline std::size_t context_child_count(const context& c) noexcept;
 std::error_code sleep_until_ns(const context& ctx, std::int64_t when);
 
@@ -211,12 +284,31 @@ class context {
   // already is). Background: a token whose stop is never possible.
   std::stop_token stop_token() const { return n_.get() ? n_.get()->stop_token() : std::stop_token(); }
 
+  // The value of the nearest with_value pair whose key equals key (see the top of this file), if
+  // that value is a T; std::nullopt otherwise. A copy: the context may be dropped meanwhile.
+  template <class T, class K>
+  std::optional<T> value(const K& key) const {
+    static_assert(std::is_copy_constructible_v<T>, "goro::context::value<T>: T must be copyable");
+    using key_t = detail::context_key_t<K>;
+    const key_t k(key);
+    const detail::value_node* v = v_ ? v_->find(typeid(key_t), &k) : nullptr;
+    if (!v || v->value_type() != typeid(T)) return std::nullopt;
+    return *static_cast<const T*>(v->value_ptr());
+  }
+
  private:
   friend class cancel_func;
-  friend std::pair<context, cancel_func> detail::make_child(const context&, std::int64_t);
+  friend class cancel_cause_func;
+  friend std::pair<context, cancel_func> detail::make_child(const context&, std::int64_t, std::error_code);
   friend std::size_t detail::context_child_count(const context&) noexcept;
-  explicit context(detail::node_ref n) noexcept : n_(std::move(n)) {}
-  detail::node_ref n_;
+  friend std::error_code cause(const context&) noexcept;
+  friend context without_cancel(const context&) noexcept;
+  template <class K, class V>
+  friend context with_value(const context&, K&&, V&&);
+  context(detail::node_ref n, std::shared_ptr<const detail::value_node> v) noexcept
+      : n_(std::move(n)), v_(std::move(v)) {}
+  detail::node_ref n_;                           // the nearest cancellable context; null: never done
+  std::shared_ptr<const detail::value_node> v_;  // the nearest with_value pair; null: none
 };
 
 // Cancels its context (and all the context's descendants) with goro::errc::canceled, stops its
@@ -230,8 +322,25 @@ class cancel_func {
   }
 
  private:
-  friend std::pair<context, cancel_func> detail::make_child(const context&, std::int64_t);
+  friend std::pair<context, cancel_func> detail::make_child(const context&, std::int64_t, std::error_code);
+  friend std::pair<context, cancel_cause_func> with_cancel_cause(const context&);
   explicit cancel_func(detail::node_ref n) noexcept : n_(std::move(n)) {}
+  detail::node_ref n_;
+};
+
+// with_cancel_cause's cancel (Go's CancelCauseFunc): cancel(cause) cancels as cancel_func does
+// and records cause for goro::cause (a {} cause records canceled). The first cancel wins: later
+// causes are dropped, as in Go.
+class cancel_cause_func {
+ public:
+  cancel_cause_func() noexcept = default;
+  void operator()(std::error_code cause = {}) const noexcept {
+    if (n_.get()) n_.get()->cancel(errc::canceled, true, cause);
+  }
+
+ private:
+  friend std::pair<context, cancel_cause_func> with_cancel_cause(const context&);
+  explicit cancel_cause_func(detail::node_ref n) noexcept : n_(std::move(n)) {}
   detail::node_ref n_;
 };
 
@@ -252,6 +361,49 @@ inline std::pair<context, cancel_func> with_deadline(const context& parent, std:
 template <class Rep, class Period>
 std::pair<context, cancel_func> with_timeout(const context& parent, std::chrono::duration<Rep, Period> d) {
   return detail::make_child(parent, detail::deadline_after(d));
+}
+
+// with_deadline/with_timeout whose deadline, when it passes, makes cause(ctx) `cause` (err() is
+// deadline_exceeded all the same). Go's WithDeadlineCause/WithTimeoutCause. A deadline not before
+// the parent's makes a with_cancel child, as with_deadline does (the parent's cause applies).
+inline std::pair<context, cancel_func> with_deadline_cause(const context& parent,
+                                                           std::chrono::steady_clock::time_point d,
+                                                           std::error_code cause) {
+  return detail::make_child(parent, std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count(),
+                            cause);
+}
+template <class Rep, class Period>
+std::pair<context, cancel_func> with_timeout_cause(const context& parent, std::chrono::duration<Rep, Period> d,
+                                                   std::error_code cause) {
+  return detail::make_child(parent, detail::deadline_after(d), cause);
+}
+
+// A child cancelled by a cancel_cause_func that takes the cause (Go's WithCancelCause).
+std::pair<context, cancel_cause_func> with_cancel_cause(const context& parent);
+
+// Go's context.Cause: {} while ctx is live (and always for background and without_cancel
+// contexts); once done, the cause its cancellation recorded (see the top of this file).
+inline std::error_code cause(const context& ctx) noexcept {
+  return ctx.n_.get() ? ctx.n_.get()->cause() : std::error_code();
+}
+
+// A context that is never done and has no deadline, but keeps parent's values (Go's
+// WithoutCancel): for work that must finish even when the request that started it is cancelled.
+inline context without_cancel(const context& parent) noexcept { return context(detail::node_ref(), parent.v_); }
+
+// A child of parent carrying key -> value (Go's WithValue): see the top of this file. Key: any
+// copyable type with ==; a string literal, C string or std::string_view is stored as a
+// std::string. Value: any copy-constructible type (stored decayed; value<T> asks for that type).
+template <class K, class V>
+context with_value(const context& parent, K&& key, V&& value) {
+  using key_t = detail::context_key_t<K>;
+  using val_t = std::decay_t<V>;
+  static_assert(std::is_copy_constructible_v<key_t>, "goro::with_value: the key must be copyable");
+  static_assert(requires(const key_t& a, const key_t& b) { static_cast<bool>(a == b); },
+                "goro::with_value: the key must be equality-comparable (==)");
+  static_assert(std::is_copy_constructible_v<val_t>, "goro::with_value: the value must be copyable");
+  return context(parent.n_, std::make_shared<const detail::value_node_of<key_t, val_t>>(
+                                parent.v_, key_t(std::forward<K>(key)), val_t(std::forward<V>(value))));
 }
 
 // Sleeps until t, or until ctx is done: returns {} after the full sleep, ctx.err() as soon as ctx

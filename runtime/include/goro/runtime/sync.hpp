@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -119,6 +120,26 @@ class condition_variable {
   void wait(std::unique_lock<mutex>& lk, Pred pred) {
     while (!pred()) wait(lk);
   }
+  // Timed waits (std::condition_variable's): no_timeout when notified, timeout once t has passed
+  // (the lock is re-acquired either way). Built on detail::wait_abortable: a timer on the
+  // scheduler's heap ends the park, so they need a running runtime (std::logic_error otherwise).
+  std::cv_status wait_until(std::unique_lock<mutex>& lk, std::chrono::steady_clock::time_point t);
+  template <class Rep, class Period>
+  std::cv_status wait_for(std::unique_lock<mutex>& lk, std::chrono::duration<Rep, Period> d) {
+    return wait_until(lk, std::chrono::steady_clock::now() +
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+  }
+  template <class Pred>
+  bool wait_until(std::unique_lock<mutex>& lk, std::chrono::steady_clock::time_point t, Pred pred) {
+    while (!pred())
+      if (wait_until(lk, t) == std::cv_status::timeout) return pred();
+    return true;
+  }
+  template <class Rep, class Period, class Pred>
+  bool wait_for(std::unique_lock<mutex>& lk, std::chrono::duration<Rep, Period> d, Pred pred) {
+    return wait_until(lk, std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d),
+                      std::move(pred));
+  }
   void notify_one() noexcept;
   void notify_all() noexcept;
 
@@ -197,6 +218,14 @@ class semaphore {
 
   void acquire();
   bool try_acquire();
+  // Waits for a permit until t (std::counting_semaphore's): false if t passed first. Needs a
+  // running runtime when it has to wait (std::logic_error otherwise).
+  bool try_acquire_until(std::chrono::steady_clock::time_point t);
+  template <class Rep, class Period>
+  bool try_acquire_for(std::chrono::duration<Rep, Period> d) {
+    return try_acquire_until(std::chrono::steady_clock::now() +
+                             std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+  }
   void release(std::ptrdiff_t n = 1);
   std::ptrdiff_t available() noexcept;
 
