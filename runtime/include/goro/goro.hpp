@@ -7,8 +7,10 @@
 #include <goro/runtime/context.hpp>
 #include <goro/runtime/errgroup.hpp>
 #include <goro/runtime/error.hpp>
+#include <goro/runtime/bufio.hpp>
 #include <goro/runtime/fs.hpp>
 #include <goro/runtime/future_cache.hpp>
+#include <goro/runtime/io.hpp>
 #include <goro/runtime/go.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>
