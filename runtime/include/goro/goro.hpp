@@ -14,6 +14,7 @@
 #include <goro/runtime/go.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>
+#include <goro/runtime/signal.hpp>
 #include <goro/runtime/stats.hpp>
 #include <goro/runtime/sync.hpp>
 #include <goro/runtime/time.hpp>
