@@ -8,12 +8,15 @@
 #include <goro/runtime/context.hpp>
 #include <goro/runtime/errgroup.hpp>
 #include <goro/runtime/error.hpp>
+#include <goro/runtime/bufio.hpp>
 #include <goro/runtime/fs.hpp>
 #include <goro/runtime/future_cache.hpp>
+#include <goro/runtime/io.hpp>
 #include <goro/runtime/go.hpp>
 #include <goro/runtime/goroutine.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>
+#include <goro/runtime/signal.hpp>
 #include <goro/runtime/stats.hpp>
 #include <goro/runtime/sync.hpp>
 #include <goro/runtime/time.hpp>
