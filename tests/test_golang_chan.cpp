@@ -517,9 +517,9 @@ TEST_CASE("golang: TestChanSendInterface") {
 // the same channel, c <- 1 and c <- 0, must pick either, pseudo-randomly, both when the channel
 // is ready at once (capacity n) and when the select parks and the receiver arrives later
 // (capacity 0; the receiver yields before every receive so that the select parks first).
-// TEMPORARY may_fail: fails at capacity 0 until main's select fix (parked cases queued in poll
-// order) is merged into this branch; removed then.
-TEST_CASE("golang: TestPseudoRandomSend" * doctest::may_fail()) {
+// It failed at capacity 0 (0 zeros of 100, every worker count) until a parked select queued its
+// nodes in its random poll order rather than argument order (channels/src/chan.cpp, step 3).
+TEST_CASE("golang: TestPseudoRandomSend") {
   watchdog wd("golang: TestPseudoRandomSend");
   constexpr int n = 100;
   failures f;

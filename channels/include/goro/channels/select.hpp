@@ -155,12 +155,19 @@ template <class T>
 struct send_side<send_chan<T>> {
   using type = T;
 };
+template <class Ch>
+inline constexpr bool can_recv = requires { typename recv_side<Ch>::type; };
+template <class Ch>
+inline constexpr bool can_send = requires { typename send_side<Ch>::type; };
 
 }  // namespace detail
 
 // A receive case: fires with the value, or with an empty optional once the channel is closed.
 template <class Ch, class F = detail::no_handler>
 auto on_recv(const Ch& ch, F f = {}) {
+  static_assert(detail::can_recv<Ch>,
+                "goro::on_recv: a receive case needs a goro::chan<T> or a goro::recv_chan<T> "
+                "(a send_chan<T> cannot receive)");
   using T = typename detail::recv_side<Ch>::type;
   return detail::recv_case<T, F>(detail::chan_access::state(ch), std::move(f));
 }
@@ -168,6 +175,9 @@ auto on_recv(const Ch& ch, F f = {}) {
 // A send case: v is moved into the channel only if this case fires; then f() runs.
 template <class Ch, class V, class F = detail::no_handler>
 auto on_send(const Ch& ch, V&& v, F f = {}) {
+  static_assert(detail::can_send<Ch>,
+                "goro::on_send: a send case needs a goro::chan<T> or a goro::send_chan<T> "
+                "(a recv_chan<T> cannot send)");
   using T = typename detail::send_side<Ch>::type;
   return detail::send_case<T, F>(detail::chan_access::state(ch), T(std::forward<V>(v)),
                                  std::move(f));
