@@ -144,7 +144,7 @@ TEST_CASE("io: pipe close errors follow Go's io.Pipe") {
   });
 }
 
-TEST_CASE("io: pipe writes never interleave; many readers and writers, and a plain thread") {
+TEST_CASE("io: pipe writes never interleave, with many readers and writers and a plain thread") {
   watchdog wd("io pipe concurrent");
   constexpr int writers = 8, per = 50, len = 100;
   std::string all;

@@ -23,7 +23,7 @@ std::optional<int> recv_for(goro::chan<int>& ch, std::chrono::milliseconds d) {
 }
 }  // namespace
 
-TEST_CASE("signal: notify delivers raised signals to the channel; stop ends it") {
+TEST_CASE("signal: notify delivers raised signals to the channel, and stop ends it") {
   watchdog wd("signal notify");
   goro::run([] {
     goro::chan<int> ch(4);
