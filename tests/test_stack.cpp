@@ -209,12 +209,25 @@ TEST_CASE("stacks: after a burst, idle pooled stacks give their pages back") {
            std::chrono::steady_clock::now() < deadline) {
       goro::sleep_for(std::chrono::milliseconds(50));
     }
+    // A scavenge pass may still be releasing (chunks of 256): wait until the count holds still
+    // for longer than a period.
+    for (std::uint64_t last = ~std::uint64_t{0}; std::chrono::steady_clock::now() < deadline;) {
+      const std::uint64_t now = goro::stats().stacks_released;
+      if (now == last) break;
+      last = now;
+      goro::sleep_for(std::chrono::milliseconds(1200));
+    }
     const std::size_t after = rss_bytes();
     const std::uint64_t released = goro::stats().stacks_released - released_before;
     MESSAGE("RSS at the peak " << peak / (1 << 20) << " MiB, after the scavenge " << after / (1 << 20)
                                << " MiB; stacks released: " << released);
     CHECK(released >= n / 2);
+    // Under ASan and TSan the RSS also holds shadow memory and the sanitizers' own caches, which
+    // madvise does not release: there only the count is checked (measured under ASan, CI: 237 MiB
+    // at the peak, 204 MiB after 1,024 releases).
+#if !GORO_ASAN && !GORO_TSAN
     CHECK(after + (n / 2) * touched <= peak);  // at least half of the touched pages went back
+#endif
   });
 }
 
