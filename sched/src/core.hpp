@@ -7,6 +7,11 @@
 //                the run queue's head, runnext and sleep_word are shared through atomics.
 //   scheduler  - one per goro::run(); shared state is atomics or guarded by the named mutex.
 //
+// Files: switch.cpp (the context switch, park, the coroutine side), runq.cpp (local and global
+// run queues, stealing), idle.cpp (the wake-up protocol, sleeping), scheduler.cpp (the worker
+// loop, lifetimes, the ready/start path), monitor.cpp (stall rescue, deadlock, dump, SIGQUIT),
+// api.cpp (the public sched:: calls), timer.cpp, io.cpp, stack.cpp, overflow.cpp, panic.cpp.
+//
 // Lock order (outermost first): idle_mu_, global queue mutex, pool mutexes (stack_pool,
 // coroutine pool). No scheduler lock is ever held across a context switch or across a call into
 // user code, and none is held while calling ready() (ready takes the global queue mutex).
@@ -28,10 +33,11 @@
 #include <goro/sched/io.hpp>
 #include <goro/sched/spin_lock.hpp>
 
-#include <liburing.h>
-
+#include "io_ring.hpp"
 #include "mutex.hpp"
+#include "runq.hpp"
 #include "stack.hpp"
+#include "timer_heap.hpp"
 
 namespace goro::sched::detail {
 
@@ -58,8 +64,32 @@ struct counter {
   std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
 };
 
-// Wake states of the park/ready permit (contract in goro/sched/sched.hpp).
-enum : std::uint32_t { wake_running = 0, wake_notified = 1, wake_parked = 2 };
+// The park/ready permit (contract in goro/sched/sched.hpp), Go's "parking_lot" in one word:
+//   running   the coroutine runs, or is queued, and holds no permit;
+//   notified  a ready() came before the park(): the next park() consumes it and does not sleep;
+//   parked    the coroutine has switched out for a park() and its registers are saved; the one
+//             ready() that moves it back to running (claim_ready) owns it and must queue it.
+// Transitions: running -> notified (ready, release), notified -> running (park's fast path, by
+// the owner only), running -> parked (try_park, acq_rel, after the switch), parked -> running
+// (claim_ready, acq_rel). A ready() that finds `notified` is a waker bug (two wakers for one
+// park): fatal.
+enum class permit : std::uint32_t { running = 0, notified = 1, parked = 2 };
+
+// The coroutine's lifecycle, and who owns the control block in each state (Go's _G* states):
+//   free      in a free list (a worker's cache or the scheduler's slabs): owned by that list;
+//   fresh     started and queued, never run: no stack, no context; owned by the queue holding it;
+//   running   on a worker: owned by that worker's thread (worker::current);
+//   runnable  switched out and queued again (local ring, run-next, global queue): owned by it;
+//   parked    switched out for park(): owned by nobody until a ready() claims its permit, which
+//             makes the claimer its owner (parked -> runnable) until it is queued;
+//   dead      its body has returned: the worker it ran on frees its stack and its block.
+// Written by the owner of the moment with relaxed stores; ownership passes through a queue or the
+// permit's acq_rel CAS, which orders each store before the next owner's load. The goroutine dump
+// reads it (relaxed) for display only.
+enum class co_state : std::uint8_t { free, fresh, running, runnable, parked, dead };
+
+const char* to_string(co_state s) noexcept;
+const char* to_string(permit p) noexcept;
 
 }  // namespace goro::sched::detail
 
@@ -69,7 +99,8 @@ namespace goro::sched {
 struct coroutine {
   detail::fcontext_t ctx = nullptr;  // saved registers while not running; nullptr until first run
   task* body = nullptr;
-  std::atomic<std::uint32_t> wake{detail::wake_running};
+  std::atomic<detail::permit> wake{detail::permit::running};
+  std::atomic<detail::co_state> state{detail::co_state::free};
   coroutine* link = nullptr;  // intrusive link: global queue, free lists
   std::uint64_t id = 0;
   std::size_t stack_request = 0;  // 0: the pool's default size
@@ -97,53 +128,25 @@ struct coroutine {
 
 namespace goro::sched::detail {
 
-// ---- the local run queue ------------------------------------------------------------------------
-// Go's runq: a bounded ring, FIFO. The owner pushes at tail and pops at head; thieves take half
-// from head. head is advanced only by CAS (owner pop and thieves race on it); tail is stored only
-// by the owner. Slots are atomics (relaxed) because a thief may read a slot the owner is
-// overwriting; the thief's CAS on head then fails and it discards what it read.
-struct runq {
-  static constexpr std::uint32_t capacity = 256;
-  std::atomic<std::uint32_t> head{0};
-  std::atomic<std::uint32_t> tail{0};
-  std::array<std::atomic<coroutine*>, capacity> slots{};
+// The one checked transition of the coroutine's lifecycle: fatal, naming the coroutine and all
+// three states, when co is not in `from`. to_running accepts fresh and runnable.
+void transition(coroutine* co, co_state from, co_state to) noexcept;
+void to_running(coroutine* co) noexcept;
 
-  bool empty() const noexcept {
-    return head.load(std::memory_order_acquire) == tail.load(std::memory_order_acquire);
+// Coroutines made runnable together (an I/O reap), linked through coroutine::link in order.
+struct ready_list {
+  coroutine* head = nullptr;
+  coroutine* tail = nullptr;
+  std::uint32_t n = 0;
+  void push(coroutine* co) noexcept {
+    co->link = nullptr;
+    if (tail)
+      tail->link = co;
+    else
+      head = co;
+    tail = co;
+    ++n;
   }
-};
-
-// A worker's timers: a binary min-heap by deadline. `mu` guards `h` and every armed timer's
-// when_/index_; timer::heap_ points at the heap (written under mu, read without it by cancel,
-// which re-checks it under mu). `next` mirrors the earliest deadline (INT64_MAX when empty) so
-// that loops and sleepers can look without the lock; it is stored seq_cst: the timer half of the
-// wake-up protocol (see "Timers" in scheduler.cpp).
-struct timer_heap {
-  sched::spin_lock mu;
-  std::vector<sched::timer*> h GORO_GUARDED_BY(mu);
-  std::atomic<std::int64_t> next{INT64_MAX};
-};
-
-// A worker's io_uring (io.cpp). The submission queue is guarded by sq_mu: the owner's coroutines
-// queue their requests there and the owner submits them in batches, but any worker may submit a
-// stalled owner's queue (so a request queued just before its worker got stuck in a long
-// computation still reaches the kernel). The completion queue is guarded by cq_mu: any worker
-// may reap it (try_lock: an idle worker serves a busy one's completions), except while the owner
-// waits in it. Wake-ups from other threads arrive as an eventfd write completing the read kept
-// armed on the ring (efd_armed). Cancellation requests from other threads queue on cancel_head (a
-// lock-free stack of io_ops). Lock order: cq_mu, then sq_mu.
-struct io_ring {
-  ::io_uring ring{};
-  bool ok = false;
-  int efd = -1;
-  std::uint64_t efd_buf = 0;              // the armed eventfd read's buffer
-  std::atomic<bool> efd_armed{false};     // a read of efd is in the ring
-  sched::spin_lock sq_mu;                 // guards the submission queue
-  sched::spin_lock cq_mu;                 // guards reaping the completion queue
-  std::atomic<std::uint32_t> queued{0};   // requests queued and not yet submitted (mirror, for peeking)
-  std::atomic<sched::io_op*> cancel_head{nullptr};
-  std::atomic<std::uint32_t> waiting{0};  // 1 while the owner waits in the ring (or is about to)
-  std::atomic<std::int64_t> inflight{0};  // requests queued or submitted and not yet reaped
 };
 
 // What a coroutine asks its worker to do once it has switched out.
@@ -157,9 +160,8 @@ struct alignas(64) worker {
   const unsigned index;
 
   // Shared (thieves, wakers).
-  runq q;
-  std::atomic<coroutine*> runnext{nullptr};
-  alignas(64) std::atomic<std::uint32_t> sleep_word{0};  // futex: 1 = woken by a waker
+  runq q;  // the local ring and the run-next slot (runq.hpp)
+  alignas(64) std::atomic<std::uint32_t> sleep_word{0};  // 1 = woken by a waker (idle.cpp)
   alignas(64) timer_heap timers;  // shared: any thread arms and cancels, any worker fires
   alignas(64) io_ring io;         // see io_ring
 
@@ -231,15 +233,9 @@ class scheduler {
   std::int64_t earliest_timer() const noexcept;                     // INT64_MAX: none
   void abandon_timers();                                            // at shutdown
 
-  // I/O (io.cpp).
-  void io_init(worker& w);                   // throws std::runtime_error when io_uring is refused
-  void io_exit(worker& w) noexcept;
-  void io_poll(worker& w);                   // owner: submit queued cancels and requests
+  // I/O (io.cpp): reaping a ring and queueing what it readied.
   bool io_reap(worker& reaper, worker& owner);  // any worker: reap owner's ring if its lock is free
   bool io_reap_all(worker& w);               // every ring: submit stalled queues, reap completions
-  void io_wait(worker& w, std::int64_t deadline);  // owner, idle: wait in the ring
-  void io_kick(worker& v) noexcept;          // any thread: end v's wait in the ring
-  bool io_pending(const worker& v) const noexcept;  // completions or cancels waiting for v
 
   // Returns once no thread outside the runtime is inside enqueue() (see enqueue).
   void wait_foreign_wakers() noexcept;
@@ -262,9 +258,6 @@ class scheduler {
   coroutine* global_get(worker& w, std::uint32_t max);
   coroutine* steal_work(worker& w);
   coroutine* rebalance(worker& w);
-  coroutine* runq_pop(worker& w);
-  void runq_put_slow(worker& w, std::uint32_t h, std::uint32_t t);
-  std::uint32_t runq_grab(worker& victim, worker& thief, std::uint32_t batch_head, bool take_next);
   coroutine* runq_steal(worker& thief, worker& victim, bool take_next);
   void stop_spinning(worker& w);
   void sleep(worker& w);
@@ -284,7 +277,7 @@ class scheduler {
   coroutine* gq_tail_ GORO_GUARDED_BY(gq_mu_) = nullptr;
   std::atomic<std::uint32_t> gq_size_{0};
 
-  // Idle workers. See "The wake-up protocol" in scheduler.cpp.
+  // Idle workers. See "The wake-up protocol" in idle.cpp.
   std::atomic<int> nspinning_{0};
   std::atomic<int> nidle_{0};
   mutex idle_mu_;
@@ -293,6 +286,7 @@ class scheduler {
 
   // Coroutine control blocks: allocated in slabs (never freed before the scheduler), recycled
   // through per-worker caches. The slabs hold every coroutine there is: a goroutine dump can walk them.
+  static constexpr std::size_t co_slab_size = 256;
   mutex co_mu_;
   std::vector<std::unique_ptr<coroutine[]>> co_slabs_ GORO_GUARDED_BY(co_mu_);
   std::vector<coroutine*> co_free_ GORO_GUARDED_BY(co_mu_);
@@ -301,12 +295,12 @@ class scheduler {
   std::atomic<std::uint64_t> foreign_spawned_{0};  // starts from threads that are not workers
   std::atomic<std::uint32_t> foreign_in_flight_{0};  // non-worker threads inside enqueue()
 
-  // The monitor (Go's sysmon, reduced to one duty): see scheduler::monitor().
+  // The monitor (Go's sysmon): see monitor.cpp.
   void monitor();
   std::thread monitor_thread_;
   std::atomic<std::uint32_t> monitor_stop_{0};  // futex word: 1 = stop; also woken for SIGQUIT
   std::atomic<std::uint64_t> monitor_wakeups_{0};
-  bool deadlocked();  // monitor: the deadlock conditions (see scheduler.cpp)
+  bool deadlocked();  // monitor: the deadlock conditions (see monitor.cpp)
 };
 
 // The current thread's worker (nullptr on other threads). Deliberately out of line: a coroutine
@@ -325,8 +319,11 @@ eh_globals* this_thread_eh_globals() noexcept;
 // not parked yet (it got the permit and will not park).
 bool claim_ready(coroutine* co) noexcept;
 
-// The running scheduler, if any (set for the duration of run()).
+// The running scheduler, if any (set for the duration of run(), api.cpp).
 scheduler* current_scheduler() noexcept;
+
+// SIGQUIT prints the goroutine dump (monitor.cpp); installed once per process by run().
+void install_sigquit_handler();
 
 // Process-wide: installs the SIGSEGV handler (once) and the calling thread's alternate signal
 // stack for the given worker. overflow.cpp.

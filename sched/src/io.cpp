@@ -39,18 +39,20 @@
 // ==== Cancellation ================================================================================
 // Only the owner submits to its ring, so io_op::cancel() from elsewhere pushes the op onto the
 // owner's cancel stack (lock-free) and kicks the owner if it waits in the ring; the owner submits
-// an IORING_OP_ASYNC_CANCEL for each. The op's states (io_op::state_):
-//     0 idle -> 1 submitted             run()
-//     0 idle -> 4 cancelled early       cancel() before run(): run() returns -ECANCELED at once
-//     1 -> 2 cancel queued at owner     cancel() (the one caller whose reason won)
-//     2 -> 3 cancel submitted           owner, after io_uring_submit has handed it to the kernel
-// run() does not return while the state is 2: the owner still holds the op's address and will
-// submit a cancel keyed by it, which must not hit a later request at the same address.
+// an IORING_OP_ASYNC_CANCEL for each. The op's states (io_op::state, described in io.hpp):
+//     idle -> submitted                     run()
+//     idle -> cancelled_early               cancel() before run(): run() returns -ECANCELED at once
+//     submitted -> cancel_queued            cancel() (the one caller whose reason won)
+//     cancel_queued -> cancel_submitted     owner, after io_uring_submit has handed it to the kernel
+//     submitted -> finished                 run(), once the completion is in (a cancel() that comes
+//                                           later finds it finished and does nothing)
+// run() does not return while the state is cancel_queued: the owner still holds the op's address
+// and will submit a cancel keyed by it, which must not hit a later request at the same address.
 // The kick is Dekker's pattern again: the canceller pushes (seq_cst) then reads io_ring::waiting;
 // the owner sets waiting (seq_cst) then reads the cancel stack before it waits.
 //
 // ==== The idle wait ===============================================================================
-// A worker with nothing to run (scheduler::sleep, W5) waits in io_uring_enter for one completion,
+// A worker with nothing to run (scheduler::sleep, W5, idle.cpp) waits in io_uring_enter for one completion,
 // with the earliest timer deadline as the timeout. Other threads wake it by writing its eventfd,
 // which completes the read kept armed on the ring. One wait thus covers I/O, timers, work
 // published by other threads (wake_one_if_needed), and cancellations.
@@ -61,11 +63,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "core.hpp"
+#include "io_ring.hpp"
 
 #if GORO_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -141,35 +145,48 @@ unsigned cq_ready(const io_uring& r) noexcept {
   return __atomic_load_n(r.cq.ktail, __ATOMIC_ACQUIRE) - __atomic_load_n(r.cq.khead, __ATOMIC_ACQUIRE);
 }
 
-// The caller holds w.io.sq_mu. A full submission queue is submitted to make room.
-io_uring_sqe* get_sqe(worker& w) GORO_REQUIRES(w.io.sq_mu) {
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    if (io_uring_sqe* sqe = io_uring_get_sqe(&w.io.ring)) return sqe;
-    io_uring_submit(&w.io.ring);
+}  // namespace
+
+// ==== the op's lifecycle ==========================================================================
+
+const char* io_op::state_name(state s) noexcept {
+  switch (s) {
+    case state::idle: return "idle";
+    case state::submitted: return "submitted";
+    case state::cancel_queued: return "cancel_queued";
+    case state::cancel_submitted: return "cancel_submitted";
+    case state::cancelled_early: return "cancelled_early";
+    case state::finished: return "finished";
   }
-  fatal("goro: io_uring: the submission queue stays full");
+  return "?";
 }
 
-}  // namespace
+void io_op::transition(state from, state to) noexcept {
+  state s = from;
+  // acq_rel: every transition publishes the op's fields to the next party (see try_transition).
+  if (state_.compare_exchange_strong(s, to, std::memory_order_acq_rel)) return;
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "goro: io_op: transition %s -> %s found the op %s", state_name(from),
+                state_name(to), state_name(s));
+  fatal(msg);
+}
+
+bool io_op::try_transition(state& from, state to) noexcept {
+  // acq_rel: idle -> submitted publishes co_/owner_ to a canceller that reads `submitted`;
+  // submitted -> cancel_queued and -> finished decide the race between cancel() and run().
+  return state_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+}
 
 int io_op::run(std::int64_t deadline) {
   worker* w = current_worker();
   coroutine* co = w ? w->current : nullptr;
   if (!co) throw std::logic_error("goro: I/O must be called from a coroutine (inside goro::run)");
   co_ = co;
-  owner_ = w;
-  std::uint32_t s = 0;
-  // acq_rel: publishes co_/owner_ to a canceller that reads state 1.
-  if (!state_.compare_exchange_strong(s, 1, std::memory_order_acq_rel)) return -ECANCELED;
+  owner_ = &w->io;
+  state s = state::idle;
+  if (!try_transition(s, state::submitted)) return -ECANCELED;  // cancelled_early
   GORO_TSAN_RELEASE(this);
-  {
-    spin_guard g(w->io.sq_mu);
-    io_uring_sqe* sqe = get_sqe(*w);
-    prep(sqe, args_);
-    io_uring_sqe_set_data(sqe, this);
-    w->io.queued.store(io_uring_sq_ready(&w->io.ring), std::memory_order_relaxed);
-  }
-  w->io.inflight.fetch_add(1, std::memory_order_relaxed);
+  w->io.submit(this);
   w->io_submitted.inc();
   {
     spin_guard g(dl_mu_);
@@ -190,13 +207,13 @@ int io_op::run(std::int64_t deadline) {
   // Finished: a later cancel() must find nothing to do. A cancel queued at the owner still holds
   // our address: wait until the owner has submitted it (see "Cancellation" above).
   for (;;) {
-    std::uint32_t st = state_.load(std::memory_order_acquire);
-    if (st == 1 && !state_.compare_exchange_weak(st, 5, std::memory_order_acq_rel)) continue;
-    if (st == 2) {
+    state st = state_.load(std::memory_order_acquire);  // partner: the owner's cancel_submitted
+    if (st == state::submitted && !try_transition(st, state::finished)) continue;
+    if (st == state::cancel_queued) {
       yield();
       continue;
     }
-    break;  // 1 -> 5 done, or 3 (a cancel was submitted; no other transition can follow)
+    break;  // finished now, or cancel_submitted (no other transition can follow)
   }
   return res_;
 }
@@ -226,39 +243,34 @@ void io_op::set_deadline(std::int64_t when) noexcept {
 
 void io_op::deadline_timer::fire() noexcept {
   op->cancel(io_timeout);
-  done.store(true, std::memory_order_release);
+  done.store(true, std::memory_order_release);  // partner: run()'s acquire wait on done
 }
 
 void io_op::cancel(int reason) noexcept {
   int none = 0;
   if (reason <= 0 || !reason_.compare_exchange_strong(none, reason, std::memory_order_acq_rel))
     return;
-  std::uint32_t s = 0;
-  if (state_.compare_exchange_strong(s, 4, std::memory_order_acq_rel)) return;  // before run()
-  // 1 -> 2, unless run() got to 5 first (finished: nothing to cancel).
-  if (s != 1 || !state_.compare_exchange_strong(s, 2, std::memory_order_acq_rel)) return;
-  auto* w = static_cast<worker*>(owner_);
-  io_op* head = w->io.cancel_head.load(std::memory_order_relaxed);
-  do {
-    cancel_next_ = head;
-  } while (!w->io.cancel_head.compare_exchange_weak(head, this, std::memory_order_seq_cst,
-                                                    std::memory_order_relaxed));
-  if (current_worker() != w && w->io.waiting.load(std::memory_order_seq_cst) != 0)
-    w->sched.io_kick(*w);
+  state s = state::idle;
+  if (try_transition(s, state::cancelled_early)) return;  // before run()
+  // submitted -> cancel_queued, unless run() got to finished first (nothing to cancel).
+  if (s != state::submitted || !try_transition(s, state::cancel_queued)) return;
+  worker* here = current_worker();
+  owner_->queue_cancel(this, here && &here->io == owner_);
 }
 
 }  // namespace goro::sched
 
 namespace goro::sched::detail {
 
-void scheduler::io_init(worker& w) {
-  io_ring& r = w.io;
+// ==== the ring ====================================================================================
+
+void io_ring::open() {
   io_uring_params p{};
   p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-  int e = io_uring_queue_init_params(ring_entries, &r.ring, &p);
+  int e = io_uring_queue_init_params(ring_entries, &ring_, &p);
   if (e == -EINVAL) {  // before Linux 5.19
     p = io_uring_params{};
-    e = io_uring_queue_init_params(ring_entries, &r.ring, &p);
+    e = io_uring_queue_init_params(ring_entries, &ring_, &p);
   }
   if (e < 0)
     throw std::runtime_error(
@@ -266,7 +278,7 @@ void scheduler::io_init(worker& w) {
         "). goro does its I/O and its idle waiting on io_uring and needs Linux 5.11 or later with "
         "io_uring allowed: check /proc/sys/kernel/io_uring_disabled and the seccomp profile "
         "(container runtimes often refuse io_uring_setup)");
-  r.ok = true;
+  ok_ = true;
   if ((p.features & (IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG)) !=
       (IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG))
     throw std::runtime_error(
@@ -274,51 +286,78 @@ void scheduler::io_init(worker& w) {
         "needs Linux 5.11 or later");
   // Blocking (no EFD_NONBLOCK): io_uring then waits for it by polling instead of failing the
   // read with EAGAIN. Writers never block (the counter would have to reach 2^64 - 1).
-  r.efd = ::eventfd(0, EFD_CLOEXEC);
-  if (r.efd < 0)
+  efd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (efd_ < 0)
     throw std::runtime_error(std::string("goro: eventfd: ") + std::strerror(errno));
 }
 
-void scheduler::io_exit(worker& w) noexcept {
-  io_ring& r = w.io;
-  if (r.ok) io_uring_queue_exit(&r.ring);
-  r.ok = false;
-  if (r.efd >= 0) ::close(r.efd);
-  r.efd = -1;
+void io_ring::close() noexcept {
+  if (ok_) io_uring_queue_exit(&ring_);
+  ok_ = false;
+  if (efd_ >= 0) ::close(efd_);
+  efd_ = -1;
 }
 
-void scheduler::io_kick(worker& v) noexcept {
+void io_ring::kick() noexcept {
   const std::uint64_t one = 1;
   ssize_t n;
   do {
-    n = ::write(v.io.efd, &one, sizeof one);
+    n = ::write(efd_, &one, sizeof one);
   } while (n < 0 && errno == EINTR);
 }
 
-bool scheduler::io_pending(const worker& v) const noexcept {
-  const io_ring& r = v.io;
-  return cq_ready(r.ring) != 0 || io_uring_cq_has_overflow(&r.ring) ||
-         r.queued.load(std::memory_order_relaxed) != 0 ||
-         r.cancel_head.load(std::memory_order_relaxed) != nullptr;
+bool io_ring::pending() const noexcept {
+  return cq_ready(ring_) != 0 || io_uring_cq_has_overflow(&ring_) ||
+         queued_.load(std::memory_order_relaxed) != 0 ||
+         cancel_head_.load(std::memory_order_relaxed) != nullptr;
 }
 
-namespace {
+// A full submission queue is submitted to make room.
+io_uring_sqe* io_ring::get_sqe() {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    io_uring_submit(&ring_);
+  }
+  fatal("goro: io_uring: the submission queue stays full");
+}
 
-// Submits what is queued. The caller holds sq_mu.
-void submit_locked(worker& w) GORO_REQUIRES(w.io.sq_mu) {
-  if (io_uring_sq_ready(&w.io.ring) != 0) io_uring_submit(&w.io.ring);
+void io_ring::submit(io_op* op) {
+  {
+    spin_guard g(sq_mu_);
+    io_uring_sqe* sqe = get_sqe();
+    prep(sqe, op->args_);
+    io_uring_sqe_set_data(sqe, op);
+    queued_.store(io_uring_sq_ready(&ring_), std::memory_order_relaxed);
+  }
+  inflight_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Submits what is queued.
+void io_ring::submit_locked() {
+  if (io_uring_sq_ready(&ring_) != 0) io_uring_submit(&ring_);
   // EINTR/EBUSY: what was not taken stays queued for next time.
-  w.io.queued.store(io_uring_sq_ready(&w.io.ring), std::memory_order_relaxed);
+  queued_.store(io_uring_sq_ready(&ring_), std::memory_order_relaxed);
+}
+
+void io_ring::queue_cancel(io_op* op, bool caller_is_owner) noexcept {
+  io_op* head = cancel_head_.load(std::memory_order_relaxed);
+  do {
+    op->cancel_next_ = head;
+    // seq_cst: Dekker's pattern with wait() (push, then read waiting_; partner: waiting_ store,
+    // then cancel_head_ load); also publishes cancel_next_ to the owner's exchange.
+  } while (!cancel_head_.compare_exchange_weak(head, op, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed));
+  if (!caller_is_owner && waiting_.load(std::memory_order_seq_cst) != 0) kick();
 }
 
 // Owner: submits an ASYNC_CANCEL for every queued cancellation, then marks them submitted.
-void drain_cancels(worker& w) {
-  io_op* list = w.io.cancel_head.exchange(nullptr, std::memory_order_acq_rel);
+void io_ring::drain_cancels() {
+  io_op* list = cancel_head_.exchange(nullptr, std::memory_order_acq_rel);  // partner: the pushes
   if (!list) return;
   {
-    spin_guard g(w.io.sq_mu);
+    spin_guard g(sq_mu_);
     for (io_op* op = list; op; op = op->cancel_next_) {
-      io_uring_sqe* sqe = get_sqe(w);
+      io_uring_sqe* sqe = get_sqe();
       io_uring_prep_cancel(sqe, op, 0);
       io_uring_sqe_set_data64(sqe, tag_ignore);
     }
@@ -326,53 +365,52 @@ void drain_cancels(worker& w) {
     // an address whose coroutine may go on to reuse it.
     int n;
     do {
-      n = io_uring_submit(&w.io.ring);
+      n = io_uring_submit(&ring_);
     } while (n == -EINTR || n == -EAGAIN || n == -EBUSY);
-    w.io.queued.store(io_uring_sq_ready(&w.io.ring), std::memory_order_relaxed);
+    queued_.store(io_uring_sq_ready(&ring_), std::memory_order_relaxed);
   }
   for (io_op* op = list; op;) {
     io_op* next = op->cancel_next_;
-    op->state_.store(3, std::memory_order_release);  // last touch
+    op->transition(io_op::state::cancel_queued, io_op::state::cancel_submitted);  // last touch
     op = next;
   }
 }
 
-// Any worker. The owner waits for the lock; others only try (the owner may be submitting).
-void submit_pending(worker& w, bool owner) {
-  if (w.io.queued.load(std::memory_order_relaxed) == 0) return;
-  if (owner) {
-    spin_guard g(w.io.sq_mu);
-    submit_locked(w);
-  } else if (w.io.sq_mu.try_lock()) {
-    submit_locked(w);
-    w.io.sq_mu.unlock();
+void io_ring::poll() {
+  if (cancel_head_.load(std::memory_order_relaxed)) drain_cancels();
+  if (queued_.load(std::memory_order_relaxed) != 0) {
+    spin_guard g(sq_mu_);
+    submit_locked();
+  }
+  if (io_uring_cq_has_overflow(&ring_)) io_uring_get_events(&ring_);
+}
+
+// The owner may be submitting: only try.
+void io_ring::submit_if_free() {
+  if (queued_.load(std::memory_order_relaxed) == 0) return;
+  if (sq_mu_.try_lock()) {
+    submit_locked();
+    sq_mu_.unlock();
   }
 }
 
-}  // namespace
-
-bool scheduler::io_reap(worker& reaper, worker& owner) {
-  io_ring& r = owner.io;
-  if (cq_ready(r.ring) == 0) return false;
-  if (!r.cq_mu.try_lock()) return false;
-  if (&reaper != &owner && r.waiting.load(std::memory_order_relaxed) != 0) {
-    r.cq_mu.unlock();  // the owner waits in the ring and reaps its own (see io_wait)
-    return false;
+std::int64_t io_ring::reap(bool as_owner, ready_list& out) {
+  if (cq_ready(ring_) == 0) return -1;
+  if (!cq_mu_.try_lock()) return -1;
+  if (!as_owner && waiting_.load(std::memory_order_relaxed) != 0) {
+    cq_mu_.unlock();  // the owner waits in the ring and reaps its own (see wait)
+    return -1;
   }
   unsigned head;
   unsigned seen = 0;
-  std::uint64_t done = 0;
-  // Coroutines made runnable, in completion order (see "Completions" above for where they go).
-  coroutine* batch_head = nullptr;
-  coroutine* batch_tail = nullptr;
-  std::uint32_t batch_n = 0;
+  std::int64_t done = 0;
   io_uring_cqe* cqe;
-  io_uring_for_each_cqe(&r.ring, head, cqe) {
+  io_uring_for_each_cqe(&ring_, head, cqe) {
     ++seen;
     const std::uint64_t tag = cqe->user_data;
     if (tag == tag_ignore) continue;
     if (tag == tag_efd) {
-      r.efd_armed.store(false, std::memory_order_release);
+      efd_armed_.store(false, std::memory_order_release);
       continue;
     }
     auto* op = reinterpret_cast<io_op*>(tag);
@@ -381,71 +419,36 @@ bool scheduler::io_reap(worker& reaper, worker& owner) {
     op->res_ = cqe->res;  // published by the wake state's release (claim_ready)
     ++done;
     if (!claim_ready(co)) continue;  // it has not parked yet: it will not (the op may be gone)
-    co->link = nullptr;
-    if (batch_tail)
-      batch_tail->link = co;
-    else
-      batch_head = co;
-    batch_tail = co;
-    ++batch_n;
+    out.push(co);
   }
-  io_uring_cq_advance(&r.ring, seen);
-  if (done) r.inflight.fetch_sub(static_cast<std::int64_t>(done), std::memory_order_relaxed);
-  r.cq_mu.unlock();
-  reaper.io_completed.inc(done);
-  if (!batch_n) return done != 0;
-  if (batch_n == 1 || workers() == 1) {
-    for (coroutine* co = batch_head; co;) {
-      coroutine* next = co->link;
-      runq_put(reaper, co);
-      co = next;
-    }
-    wake_one_if_needed();
-  } else {
-    global_push(batch_head, batch_tail, batch_n);  // and wakes an idle worker
-  }
-  return true;
-}
-
-void scheduler::io_poll(worker& w) {
-  io_ring& r = w.io;
-  if (r.cancel_head.load(std::memory_order_relaxed)) drain_cancels(w);
-  submit_pending(w, true);
-  if (io_uring_cq_has_overflow(&r.ring)) io_uring_get_events(&r.ring);
-}
-
-bool scheduler::io_reap_all(worker& w) {
-  bool any = false;
-  for (auto& v : workers_) {
-    if (v.get() != &w) submit_pending(*v, false);
-    any |= io_reap(w, *v);
-  }
-  return any;
+  io_uring_cq_advance(&ring_, seen);
+  if (done) inflight_.fetch_sub(done, std::memory_order_relaxed);
+  cq_mu_.unlock();
+  return done;
 }
 
 // While the owner waits, nobody else reaps its ring: a foreign reaper could consume the eventfd
 // read's completion after the kernel had counted it but before the waiter returned, leaving the
-// owner asleep with no read armed (a lost wake-up). `waiting` is set and checked under cq_mu, so
-// a reaper either finishes before the owner looks at the ring or sees `waiting` and backs off.
-void scheduler::io_wait(worker& w, std::int64_t deadline) {
-  io_ring& r = w.io;
+// owner asleep with no read armed (a lost wake-up). `waiting_` is set and checked under cq_mu_, so
+// a reaper either finishes before the owner looks at the ring or sees `waiting_` and backs off.
+void io_ring::wait(std::int64_t deadline) {
   {
-    spin_guard lk(r.cq_mu);
-    r.waiting.store(1, std::memory_order_seq_cst);
-    bool ready_now = r.cancel_head.load(std::memory_order_seq_cst) != nullptr ||
-                     cq_ready(r.ring) != 0;
+    spin_guard lk(cq_mu_);
+    waiting_.store(1, std::memory_order_seq_cst);  // partner: queue_cancel's waiting_ load
+    bool ready_now = cancel_head_.load(std::memory_order_seq_cst) != nullptr ||
+                     cq_ready(ring_) != 0;
     if (ready_now) {  // something to serve already: do not wait
-      r.waiting.store(0, std::memory_order_relaxed);
+      waiting_.store(0, std::memory_order_relaxed);
       return;
     }
-    spin_guard sq(w.io.sq_mu);  // (named through w: the analysis matches get_sqe's w.io.sq_mu)
-    if (!r.efd_armed.load(std::memory_order_relaxed)) {
-      io_uring_sqe* sqe = get_sqe(w);
-      io_uring_prep_read(sqe, r.efd, &r.efd_buf, sizeof r.efd_buf, 0);
+    spin_guard sq(sq_mu_);
+    if (!efd_armed_.load(std::memory_order_relaxed)) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_read(sqe, efd_, &efd_buf_, sizeof efd_buf_, 0);
       io_uring_sqe_set_data64(sqe, tag_efd);
-      r.efd_armed.store(true, std::memory_order_relaxed);
+      efd_armed_.store(true, std::memory_order_relaxed);
     }
-    submit_locked(w);
+    submit_locked();
   }
   // Wait for one completion, with the deadline as the timeout (IORING_ENTER_EXT_ARG); submits
   // nothing, so it needs no lock.
@@ -458,9 +461,39 @@ void scheduler::io_wait(worker& w, std::int64_t deadline) {
     ts.tv_nsec = left % 1'000'000'000;
     arg.ts = reinterpret_cast<std::uint64_t>(&ts);
   }
-  ::syscall(__NR_io_uring_enter, r.ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+  ::syscall(__NR_io_uring_enter, ring_.ring_fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
             &arg, sizeof arg);
-  r.waiting.store(0, std::memory_order_relaxed);
+  waiting_.store(0, std::memory_order_relaxed);
+}
+
+// ==== the scheduler's side: who reaps, where the woken go ========================================
+
+bool scheduler::io_reap(worker& reaper, worker& owner) {
+  ready_list batch;
+  const std::int64_t done = owner.io.reap(&reaper == &owner, batch);
+  if (done < 0) return false;
+  reaper.io_completed.inc(static_cast<std::uint64_t>(done));
+  if (!batch.n) return done != 0;
+  if (batch.n == 1 || workers() == 1) {
+    for (coroutine* co = batch.head; co;) {
+      coroutine* next = co->link;
+      runq_put(reaper, co);
+      co = next;
+    }
+    wake_one_if_needed();
+  } else {
+    global_push(batch.head, batch.tail, batch.n);  // and wakes an idle worker
+  }
+  return true;
+}
+
+bool scheduler::io_reap_all(worker& w) {
+  bool any = false;
+  for (auto& v : workers_) {
+    if (v.get() != &w) v->io.submit_if_free();
+    any |= io_reap(w, *v);
+  }
+  return any;
 }
 
 }  // namespace goro::sched::detail

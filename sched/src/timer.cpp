@@ -1,13 +1,14 @@
 // timer.cpp: the per-worker timer heaps (arming, cancelling, firing) and the clock.
 //
 // ==== Timers =====================================================================================
-// Each worker has a timer_heap (core.hpp). A timer is armed on the heap of the worker that arms
+// Each worker has a timer_heap (timer_heap.hpp). A timer is armed on the heap of the worker that arms
 // it (worker 0's from other threads). Who fires:
 //   - every worker, each time its loop looks for work (find_runnable), fires its own due timers
 //     (one relaxed load when its heap is empty; a clock read when not);
 //   - a worker that finds no work fires every heap's due timers before it steals or sleeps, so a
 //     busy worker's timers are served by an idle one;
-//   - a worker going to sleep sleeps until the earliest deadline of all heaps (futex timeout).
+//   - a worker going to sleep waits in its ring (io.cpp) until the earliest deadline of all heaps
+//     (the wait's timeout).
 // Coroutine switches that bypass the loop (switch_direct) return to it every 61st switch, so a
 // worker busy with hand-offs still looks at its heap every few microseconds. A worker that runs
 // one coroutine without switching fires nothing meanwhile (no preemption, as in Go before 1.14);
@@ -45,61 +46,103 @@ std::int64_t now_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-namespace {
-
-using detail::timer_heap;
 using ta = timer_access;
 
-// Heap primitives: the caller holds th.mu.
-void place(std::vector<timer*>& h, std::uint32_t i, timer* t) {
-  h[i] = t;
+namespace detail {
+
+// Heap primitives: the caller holds mu_.
+void timer_heap::place(std::uint32_t i, timer* t) {
+  h_[i] = t;
   ta::index(t) = i;
 }
 
-void sift_up(std::vector<timer*>& h, std::uint32_t i) {
-  timer* t = h[i];
+void timer_heap::sift_up(std::uint32_t i) {
+  timer* t = h_[i];
   while (i > 0) {
     std::uint32_t parent = (i - 1) / 2;
-    if (ta::when(h[parent]) <= ta::when(t)) break;
-    place(h, i, h[parent]);
+    if (ta::when(h_[parent]) <= ta::when(t)) break;
+    place(i, h_[parent]);
     i = parent;
   }
-  place(h, i, t);
+  place(i, t);
 }
 
-void sift_down(std::vector<timer*>& h, std::uint32_t i) {
-  const auto n = static_cast<std::uint32_t>(h.size());
-  timer* t = h[i];
+void timer_heap::sift_down(std::uint32_t i) {
+  const auto n = static_cast<std::uint32_t>(h_.size());
+  timer* t = h_[i];
   for (;;) {
     std::uint32_t c = 2 * i + 1;
     if (c >= n) break;
-    if (c + 1 < n && ta::when(h[c + 1]) < ta::when(h[c])) ++c;
-    if (ta::when(t) <= ta::when(h[c])) break;
-    place(h, i, h[c]);
+    if (c + 1 < n && ta::when(h_[c + 1]) < ta::when(h_[c])) ++c;
+    if (ta::when(t) <= ta::when(h_[c])) break;
+    place(i, h_[c]);
     i = c;
   }
-  place(h, i, t);
+  place(i, t);
 }
 
-// Removes the timer at position i and returns it.
-timer* remove_at(std::vector<timer*>& h, std::uint32_t i) {
-  timer* t = h[i];
-  timer* last = h.back();
-  h.pop_back();
-  if (i < h.size()) {
-    place(h, i, last);
-    sift_down(h, i);
-    sift_up(h, ta::index(last));
+// Removes the timer at position i and returns it, disarmed.
+timer* timer_heap::remove_at(std::uint32_t i) {
+  timer* t = h_[i];
+  timer* last = h_.back();
+  h_.pop_back();
+  if (i < h_.size()) {
+    place(i, last);
+    sift_down(i);
+    sift_up(ta::index(last));
   }
-  ta::heap(t).store(nullptr, std::memory_order_release);
+  ta::heap(t).store(nullptr, std::memory_order_release);  // partner: cancel's acquire load
   return t;
 }
 
-void publish_next(timer_heap& th) GORO_REQUIRES(th.mu) {
-  th.next.store(th.h.empty() ? INT64_MAX : ta::when(th.h.front()), std::memory_order_seq_cst);
+void timer_heap::publish_next() {
+  // seq_cst: S1 of the wake-up protocol; partner: the sleeper's load after its W3 fence.
+  next_.store(h_.empty() ? INT64_MAX : ta::when(h_.front()), std::memory_order_seq_cst);
 }
 
-}  // namespace
+bool timer_heap::add(timer* t, std::int64_t when) {
+  sched::spin_guard g(mu_);
+  if (ta::heap(t).load(std::memory_order_relaxed) != nullptr)
+    fatal("goro: a timer was armed twice (add_timer on an armed timer)");
+  ta::when(t) = when;
+  h_.push_back(t);
+  sift_up(static_cast<std::uint32_t>(h_.size() - 1));
+  ta::heap(t).store(this, std::memory_order_release);  // partner: cancel's acquire load
+  const bool earliest = ta::index(t) == 0;
+  if (earliest) publish_next();
+  return earliest;
+}
+
+bool timer_heap::remove(timer* t) noexcept {
+  sched::spin_guard g(mu_);
+  if (ta::heap(t).load(std::memory_order_relaxed) != this) return false;  // moved or fired
+  const bool was_first = ta::index(t) == 0;
+  remove_at(ta::index(t));
+  if (was_first) publish_next();
+  return true;
+}
+
+timer* timer_heap::pop_due(std::int64_t now) {
+  sched::spin_guard g(mu_);
+  if (h_.empty() || ta::when(h_.front()) > now) {
+    publish_next();
+    return nullptr;
+  }
+  timer* t = remove_at(0);
+  publish_next();
+  return t;
+}
+
+std::vector<timer*> timer_heap::take_all() {
+  std::vector<timer*> left;
+  sched::spin_guard g(mu_);
+  left.swap(h_);
+  for (timer* t : left) ta::heap(t).store(nullptr, std::memory_order_release);
+  publish_next();
+  return left;
+}
+
+}  // namespace detail
 
 void add_timer(timer* t, std::int64_t when) {
   detail::worker* w = detail::current_worker();
@@ -114,50 +157,26 @@ bool timer_armed(const timer* t) noexcept {
 
 bool cancel_timer(timer* t) noexcept {
   for (;;) {
-    auto* th = static_cast<timer_heap*>(ta::heap(t).load(std::memory_order_acquire));
+    // Acquire: partner of the heap's release stores (add, remove_at).
+    auto* th = static_cast<detail::timer_heap*>(ta::heap(t).load(std::memory_order_acquire));
     if (!th) return false;  // not armed, or being fired
-    sched::spin_guard g(th->mu);
-    if (ta::heap(t).load(std::memory_order_relaxed) != th) continue;  // moved meanwhile: retry
-    const bool was_first = ta::index(t) == 0;
-    remove_at(th->h, ta::index(t));
-    if (was_first) publish_next(*th);
-    return true;
+    if (th->remove(t)) return true;
+    // Moved meanwhile (or fired): look again.
   }
 }
 
 namespace detail {
 
 void scheduler::add_timer(worker& w, sched::timer* t, std::int64_t when) {
-  timer_heap& th = w.timers;
-  bool earliest;
-  {
-    sched::spin_guard g(th.mu);
-    if (ta::heap(t).load(std::memory_order_relaxed) != nullptr)
-      fatal("goro: a timer was armed twice (add_timer on an armed timer)");
-    ta::when(t) = when;
-    th.h.push_back(t);
-    sift_up(th.h, static_cast<std::uint32_t>(th.h.size() - 1));
-    ta::heap(t).store(&th, std::memory_order_release);
-    earliest = ta::index(t) == 0;
-    if (earliest) publish_next(th);  // seq_cst store: S1 of the wake-up protocol
-  }
   // A sleeping worker may be waiting for a later deadline: wake one to look again (S2..S5).
-  if (earliest) wake_one_if_needed();
+  if (w.timers.add(t, when)) wake_one_if_needed();
 }
 
 bool scheduler::run_due_timers(worker& w, timer_heap& th, std::int64_t now) {
   bool fired = false;
-  while (th.next.load(std::memory_order_relaxed) <= now) {
-    sched::timer* t;
-    {
-      sched::spin_guard g(th.mu);
-      if (th.h.empty() || ta::when(th.h.front()) > now) {
-        publish_next(th);
-        break;
-      }
-      t = remove_at(th.h, 0);
-      publish_next(th);
-    }
+  while (th.next() <= now) {
+    sched::timer* t = th.pop_due(now);
+    if (!t) break;
     w.timers_fired.inc();
     t->fire();
     fired = true;
@@ -169,7 +188,7 @@ bool scheduler::run_all_due_timers(worker& w) {
   bool fired = false;
   std::int64_t now = 0;
   for (auto& v : workers_) {
-    if (v->timers.next.load(std::memory_order_relaxed) == INT64_MAX) continue;
+    if (v->timers.empty_hint()) continue;
     if (!now) now = now_ns();
     fired |= run_due_timers(w, v->timers, now);
   }
@@ -178,21 +197,13 @@ bool scheduler::run_all_due_timers(worker& w) {
 
 std::int64_t scheduler::earliest_timer() const noexcept {
   std::int64_t e = INT64_MAX;
-  for (auto& v : workers_) e = std::min(e, v->timers.next.load(std::memory_order_seq_cst));
+  for (auto& v : workers_) e = std::min(e, v->timers.next_seq_cst());
   return e;
 }
 
 void scheduler::abandon_timers() {
-  for (auto& v : workers_) {
-    std::vector<sched::timer*> left;
-    {
-      sched::spin_guard g(v->timers.mu);
-      left.swap(v->timers.h);
-      for (sched::timer* t : left) ta::heap(t).store(nullptr, std::memory_order_release);
-      publish_next(v->timers);
-    }
-    for (sched::timer* t : left) t->abandon();
-  }
+  for (auto& v : workers_)
+    for (sched::timer* t : v->timers.take_all()) t->abandon();
 }
 
 }  // namespace detail

@@ -27,6 +27,10 @@ struct sockaddr;
 
 namespace goro::sched {
 
+namespace detail {
+class io_ring;
+}
+
 enum class io_kind : std::uint8_t {
   accept,   // fd: listening socket; addr/addrlen: peer address out (may be null); flags: accept4 flags
   connect,  // fd: socket; addr/len: peer address
@@ -80,20 +84,39 @@ class io_op {
   // Takes a spin lock; never parks.
   void set_deadline(std::int64_t when) noexcept;
 
-  // ---- internal (sched/src/io.cpp): the ring's view ----
+  // The op's lifecycle (sched/src/io.cpp, "Cancellation", says who moves it where):
+  //   idle             constructed; run() not called. cancel() may move it to cancelled_early.
+  //   submitted        run() queued the request on its worker's ring; the kernel or the queue
+  //                    holds the op's address until its completion is reaped.
+  //   cancel_queued    one cancel() won and pushed the op on the owner's cancel stack; the owner
+  //                    still holds the address and will submit a cancel keyed by it, so run()
+  //                    must not return yet.
+  //   cancel_submitted the owner has submitted that cancel; nothing holds the address any more.
+  //   cancelled_early  cancel() came before run(): run() returns -ECANCELED without submitting.
+  //   finished         run() is returning; a cancel() from now on does nothing.
+  enum class state : std::uint32_t {
+    idle, submitted, cancel_queued, cancel_submitted, cancelled_early, finished
+  };
+  static const char* state_name(state s) noexcept;
+
+ private:
+  friend class detail::io_ring;
   struct deadline_timer final : timer {
     io_op* op = nullptr;
     std::atomic<bool> done{false};  // fire() has returned
     void fire() noexcept override;
   };
+  // The one checked transition (from -> to, or fatal naming both and the state found) for the
+  // steps that cannot race; try_transition for those that may lose a race (false: it lost).
+  void transition(state from, state to) noexcept;
+  bool try_transition(state& from, state to) noexcept;
+
   io_args args_;
   coroutine* co_ = nullptr;
-  void* owner_ = nullptr;          // the worker whose ring holds the request
-  io_op* cancel_next_ = nullptr;   // link in the owner's cancel queue
+  detail::io_ring* owner_ = nullptr;  // the ring that holds the request
+  io_op* cancel_next_ = nullptr;      // link in the owner's cancel stack
   int res_ = 0;
-  // 0 idle, 1 submitted, 2 cancel queued at the owner, 3 cancel submitted, 4 cancelled before
-  // run, 5 finished (run() is returning: a cancel() from now on does nothing)
-  std::atomic<std::uint32_t> state_{0};
+  std::atomic<state> state_{state::idle};
   std::atomic<int> reason_{0};
   // The deadline: timer_ is armed and disarmed only under dl_mu_ (run() and set_deadline()).
   // Lock order: dl_mu_, then the timer heap's lock.
