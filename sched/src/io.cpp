@@ -3,8 +3,8 @@
 // ==== Requests ===================================================================================
 // io_op::run() puts the request on the submission queue of the worker the coroutine runs on and
 // parks. Nothing is submitted there and then: the worker submits everything queued in one
-// io_uring_enter when its loop next comes round (find_runnable -> io_poll), or when it goes idle
-// (io_wait). A burst of coroutines each starting a read therefore costs one system call, not one
+// io_uring_enter when its loop next comes round (find_runnable -> io_ring::poll), or when it goes
+// idle (io_ring::wait). A burst of coroutines each starting a read therefore costs one system call, not one
 // each. Direct coroutine-to-coroutine switches return to the loop at least every 61st switch,
 // which bounds the delay. A worker that runs one coroutine for long never comes round: its queued
 // requests are submitted by an idle worker (io_reap_all), which the monitor wakes for it as it
@@ -15,7 +15,7 @@
 // cancellations, tag_efd for the wake-up read). Whoever reaps a completion stores the result in
 // the op and readies its coroutine; the op lives on that coroutine's stack, so the reaper reads
 // everything it needs first and touches nothing after ready(). Who reaps:
-//   - the owner, every pass of its loop (one load of the CQ tail when nothing is there);
+//   - the owner, on every 61st pass of its loop and whenever it finds nothing queued (see "When");
 //   - any worker that finds no work reaps every ring that has completions (io_reap_all), so a
 //     worker busy in one long coroutine does not sit on another coroutine's finished read;
 //   - the monitor notices a stalled worker with completions waiting and wakes an idle worker

@@ -39,7 +39,7 @@ namespace detail {
 
 struct no_handler {};
 
-// One send or receive case, type-erased for the select engine (channels/src/select.cpp).
+// One send or receive case, type-erased for the select engine (channels/src/chan.cpp).
 class select_case {
  public:
   chan_core* core = nullptr;  // nullptr: a nil channel (never fires)

@@ -4,7 +4,8 @@
 // read with no data yet, an accept, a file read) describes the call in an io_op and calls run():
 // the request goes on its current worker's submission queue and the coroutine parks. The worker
 // submits its queued requests in one io_uring_enter each time its loop comes round, reaps
-// completions there too, and when it has nothing to run it waits *in the ring*, so that a
+// completions when it runs out of queued work (and on every 61st pass), and when it has nothing
+// to run it waits *in the ring*, so that a
 // completion, a timer deadline (the wait's timeout) and a wake-up from another thread (an eventfd
 // read kept armed on the ring) all end the same wait.
 //

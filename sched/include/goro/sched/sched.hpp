@@ -127,7 +127,7 @@ const char* name_of(const coroutine* co) noexcept;  // "" when unnamed
 // One party that waits: the current coroutine (parks) or the current plain thread (blocks on a
 // futex). Construct it on the waiting side, publish its address, call wait(); a waker calls wake()
 // exactly once per wait(). The object may be destroyed as soon as wait() returns, so wake() reads
-// everything it needs before its final store (see waiter::wake in scheduler.cpp).
+// everything it needs before its final store (see waiter::wake in api.cpp).
 class waiter {
  public:
   waiter() noexcept : co_(current()) {}
