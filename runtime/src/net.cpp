@@ -171,7 +171,7 @@ struct netfd {
 
   int fd;
   goro::mutex rmu, wmu;  // one operation per direction at a time
-  sched::spin_lock mu;
+  sched::spin_lock mu{sched::lock_rank::netfd};
   bool closed GORO_GUARDED_BY(mu) = false;
   int users GORO_GUARDED_BY(mu) = 0;                  // operations using fd now
   sched::io_op* ops[2] GORO_GUARDED_BY(mu) = {nullptr, nullptr};

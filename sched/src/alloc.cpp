@@ -41,7 +41,7 @@ struct block {
 
 // Batches of `batch` blocks, linked through block::next, per class. Lock order: a leaf lock.
 struct global_pool {
-  detail::mutex mu;
+  detail::mutex mu{lock_rank::task_pool};
   std::array<std::vector<block*>, nclasses> batches GORO_GUARDED_BY(mu);
 };
 

@@ -109,7 +109,7 @@ struct coroutine {
   // For dumps: what it parked on (nullptr while runnable), and `alive` with `name` and `id`
   // under meta_mu (written at start and end, read by goroutine_dump from any thread).
   std::atomic<const char*> wait_reason{nullptr};
-  sched::spin_lock meta_mu;
+  sched::spin_lock meta_mu{lock_rank::coroutine_meta};
   bool alive GORO_GUARDED_BY(meta_mu) = false;
   // The C++ runtime's per-thread exception state (__cxa_eh_globals: caught-exception stack and
   // uncaught count) belongs to the coroutine, not the thread: saved here while switched out, so a
@@ -272,7 +272,7 @@ class scheduler {
 
   // Global run queue: an intrusive FIFO list under gq_mu_. gq_size_ mirrors its length so that
   // workers can skip the lock when it is empty (a stale read only delays or repeats a check).
-  mutex gq_mu_;
+  mutex gq_mu_{lock_rank::global_queue};
   coroutine* gq_head_ GORO_GUARDED_BY(gq_mu_) = nullptr;
   coroutine* gq_tail_ GORO_GUARDED_BY(gq_mu_) = nullptr;
   std::atomic<std::uint32_t> gq_size_{0};
@@ -280,14 +280,14 @@ class scheduler {
   // Idle workers. See "The wake-up protocol" in idle.cpp.
   std::atomic<int> nspinning_{0};
   std::atomic<int> nidle_{0};
-  mutex idle_mu_;
+  mutex idle_mu_{lock_rank::idle};
   std::vector<worker*> idle_ GORO_GUARDED_BY(idle_mu_);
   std::atomic<bool> stopping_{false};
 
   // Coroutine control blocks: allocated in slabs (never freed before the scheduler), recycled
   // through per-worker caches. The slabs hold every coroutine there is: a goroutine dump can walk them.
   static constexpr std::size_t co_slab_size = 256;
-  mutex co_mu_;
+  mutex co_mu_{lock_rank::coroutine_pool};
   std::vector<std::unique_ptr<coroutine[]>> co_slabs_ GORO_GUARDED_BY(co_mu_);
   std::vector<coroutine*> co_free_ GORO_GUARDED_BY(co_mu_);
 

@@ -68,8 +68,8 @@ class io_ring {
   int efd_ = -1;
   std::uint64_t efd_buf_ = 0;              // the armed eventfd read's buffer
   std::atomic<bool> efd_armed_{false};     // a read of efd_ is in the ring
-  sched::spin_lock sq_mu_;                 // guards the submission queue
-  sched::spin_lock cq_mu_;                 // guards reaping the completion queue
+  sched::spin_lock sq_mu_{lock_rank::io_sq};                 // guards the submission queue
+  sched::spin_lock cq_mu_{lock_rank::io_cq};                 // guards reaping the completion queue
   // Requests queued and not yet submitted: a mirror of the SQ's fill, written under sq_mu_ and
   // read relaxed by peekers (a stale read only delays a rescue to the next pass).
   std::atomic<std::uint32_t> queued_{0};

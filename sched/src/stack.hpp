@@ -93,7 +93,7 @@ class stack_pool {
   }
   std::size_t size_;
   std::size_t guard_;
-  mutable mutex mu_;
+  mutable mutex mu_{lock_rank::stack_pool};
   // Invariant: every free stack is in exactly one of warm_ (pages possibly committed; back =
   // most recently freed) and cold_ (pages released, or never touched since carved).
   std::deque<stack> warm_ GORO_GUARDED_BY(mu_);

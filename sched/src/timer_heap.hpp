@@ -44,7 +44,7 @@ class timer_heap {
   timer* remove_at(std::uint32_t i) GORO_REQUIRES(mu_);
   void publish_next() GORO_REQUIRES(mu_);
 
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{lock_rank::timer_heap};
   std::vector<timer*> h_ GORO_GUARDED_BY(mu_);
   std::atomic<std::int64_t> next_{INT64_MAX};
 };

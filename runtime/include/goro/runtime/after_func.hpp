@@ -58,7 +58,7 @@ class func_source final : public sched::timer {
   const std::function<void()> fn_;  // never changes: the coroutines call it without the lock
   // Lock order: mu_, then the heap's lock (add_timer/cancel_timer). fire() takes mu_ only after
   // the heap has let go of the timer.
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::after_func};
   bool pending_ GORO_GUARDED_BY(mu_) = false;  // armed, and its call not yet started
   std::atomic<int> refs_{1};
 };

@@ -174,7 +174,7 @@ class context_node final : public sched::timer {
   std::error_code cause_;                  // written under mu_ by the winning cancel, before err_
   std::error_code deadline_cause_;         // the cause fire() gives; fixed before the timer is armed
 
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::context};
   context_node* first_child_ GORO_GUARDED_BY(mu_) = nullptr;
   std::size_t nchildren_ GORO_GUARDED_BY(mu_) = 0;
   std::stop_source stop_ GORO_GUARDED_BY(mu_){std::nostopstate};  // made on first stop_token()

@@ -136,7 +136,7 @@ class errgroup {
     std::ptrdiff_t limit = 0;        // sem's initial count
 
     // The first failure: an exception or a code (exactly one is set once failed).
-    sched::spin_lock mu;
+    sched::spin_lock mu{sched::lock_rank::errgroup};
     bool failed GORO_GUARDED_BY(mu) = false;
     std::exception_ptr exc GORO_GUARDED_BY(mu);
     std::error_code code GORO_GUARDED_BY(mu);

@@ -293,7 +293,7 @@ class future_cache {
     const std::size_t capacity;
     const std::int64_t ttl_ns;  // <= 0: no expiry
 
-    mutable sched::spin_lock mu;
+    mutable sched::spin_lock mu{sched::lock_rank::future_cache};
     map_type map GORO_GUARDED_BY(mu);
     entry* newest GORO_GUARDED_BY(mu) = nullptr;  // LRU list: newest ... oldest
     entry* oldest GORO_GUARDED_BY(mu) = nullptr;

@@ -78,7 +78,7 @@ class mutex {
   void unlock_slow();
 
   std::atomic<std::uint32_t> state_{0};
-  sched::spin_lock q_mu_;
+  sched::spin_lock q_mu_{sched::lock_rank::mutex_queue};
   detail::wait_queue q_ GORO_GUARDED_BY(q_mu_);
 };
 
@@ -100,7 +100,7 @@ class shared_mutex {
   void unlock_shared();
 
  private:
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::shared_mutex};
   std::size_t readers_ GORO_GUARDED_BY(mu_) = 0;  // readers holding it
   bool writer_ GORO_GUARDED_BY(mu_) = false;      // a writer holds it
   detail::wait_queue wq_ GORO_GUARDED_BY(mu_);    // waiting writers
@@ -144,7 +144,7 @@ class condition_variable {
   void notify_all() noexcept;
 
  private:
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::condition_variable};
   detail::wait_queue q_ GORO_GUARDED_BY(mu_);
 };
 
@@ -178,7 +178,7 @@ class once {
   void finish(bool succeeded) noexcept;
 
   std::atomic<std::uint32_t> state_{idle};
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::once};
   detail::wait_queue q_ GORO_GUARDED_BY(mu_);
 };
 
@@ -204,7 +204,7 @@ class wait_group {
   // touches the object again (a waiter may destroy it as soon as it sees zero), and a waiter
   // registers only while the counter is above zero.
   std::atomic<std::uint64_t> state_{0};
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::wait_group};
   detail::wait_queue q_ GORO_GUARDED_BY(mu_);
 };
 
@@ -230,7 +230,7 @@ class semaphore {
   std::ptrdiff_t available() noexcept;
 
  private:
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::semaphore};
   std::ptrdiff_t count_ GORO_GUARDED_BY(mu_);
   detail::wait_queue q_ GORO_GUARDED_BY(mu_);
 };

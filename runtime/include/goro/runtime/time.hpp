@@ -82,7 +82,7 @@ class time_source final : public sched::timer {
   // Lock order: mu_, then the heap's lock (inside add_timer/cancel_timer) or the channel's lock
   // (fire() sends under mu_, so that stop() and reset() exclude a send in progress). fire() takes
   // mu_ only after the heap has let go of the timer, so the order holds there too.
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::time_source};
   std::int64_t period_ GORO_GUARDED_BY(mu_);  // 0: one-shot
   bool stopped_ GORO_GUARDED_BY(mu_) = false;
   bool pending_ GORO_GUARDED_BY(mu_) = false;  // armed and not yet delivered (one-shot)

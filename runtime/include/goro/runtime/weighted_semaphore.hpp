@@ -52,7 +52,7 @@ class weighted_semaphore {
 
   const std::int64_t size_;
   // Lock order: mu_ is a leaf. Each queued node's elem points at its std::int64_t request.
-  sched::spin_lock mu_;
+  sched::spin_lock mu_{sched::lock_rank::weighted_semaphore};
   std::int64_t cur_ GORO_GUARDED_BY(mu_) = 0;  // units held
   detail::wait_queue q_ GORO_GUARDED_BY(mu_);
 };

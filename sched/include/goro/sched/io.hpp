@@ -121,7 +121,7 @@ class io_op {
   std::atomic<int> reason_{0};
   // The deadline: timer_ is armed and disarmed only under dl_mu_ (run() and set_deadline()).
   // Lock order: dl_mu_, then the timer heap's lock.
-  spin_lock dl_mu_;
+  spin_lock dl_mu_{lock_rank::io_deadline};
   deadline_timer timer_;
   std::int64_t dl_ GORO_GUARDED_BY(dl_mu_) = INT64_MAX;  // set_deadline's value, if dl_set_
   bool dl_set_ GORO_GUARDED_BY(dl_mu_) = false;

@@ -14,10 +14,14 @@
 // State: 0 free, 1 locked, 2 locked and someone may be sleeping on the futex (Drepper's
 // "Futexes are tricky", mutex 2). Memory ordering: acquire on every successful lock CAS/exchange,
 // release on unlock: the critical sections are totally ordered, as with any mutex.
+//
+// Rank: goro's own locks name their rank (goro/sched/lock_rank.hpp), checked where
+// GORO_LOCK_RANKS is 1; a default-constructed lock has rank none and is never checked.
 #pragma once
 
 #include <goro/sched/config.hpp>
 #include <goro/sched/futex.hpp>
+#include <goro/sched/lock_rank.hpp>
 
 #include <immintrin.h>
 
@@ -28,27 +32,42 @@ namespace goro::sched {
 
 class GORO_CAPABILITY("mutex") spin_lock {
  public:
-  spin_lock() = default;
+  constexpr spin_lock() noexcept = default;
+  constexpr explicit spin_lock(lock_rank r) noexcept : rank_(r) {}
   spin_lock(const spin_lock&) = delete;
   spin_lock& operator=(const spin_lock&) = delete;
 
   void lock() GORO_ACQUIRE() {
+#if GORO_LOCK_RANKS
+    if (rank_ != lock_rank::none) detail::lock_rank_acquire(rank_, this);
+#endif
     std::uint32_t e = 0;
-    if (GORO_LIKELY(s_.compare_exchange_strong(e, 1, std::memory_order_acquire,
-                                               std::memory_order_relaxed)))
-      return;
-    lock_slow();
+    if (GORO_UNLIKELY(!s_.compare_exchange_strong(e, 1, std::memory_order_acquire,
+                                                  std::memory_order_relaxed)))
+      lock_slow();
+#if GORO_LOCK_RANKS
+    if (rank_ != lock_rank::none) detail::lock_rank_acquired(rank_, this);
+#endif
   }
 
   bool try_lock() GORO_TRY_ACQUIRE(true) {
     std::uint32_t e = 0;
-    return s_.compare_exchange_strong(e, 1, std::memory_order_acquire, std::memory_order_relaxed);
+    const bool ok = s_.compare_exchange_strong(e, 1, std::memory_order_acquire, std::memory_order_relaxed);
+#if GORO_LOCK_RANKS
+    if (ok && rank_ != lock_rank::none) detail::lock_rank_acquired(rank_, this);
+#endif
+    return ok;
   }
 
   void unlock() GORO_RELEASE() {
+#if GORO_LOCK_RANKS
+    if (rank_ != lock_rank::none) detail::lock_rank_release(rank_, this);
+#endif
     if (GORO_UNLIKELY(s_.exchange(0, std::memory_order_release) == 2))
       detail::futex_wake(&s_, 1);
   }
+
+  lock_rank rank() const noexcept { return rank_; }
 
  private:
   GORO_NOINLINE void lock_slow() GORO_NO_THREAD_SAFETY_ANALYSIS {
@@ -73,6 +92,7 @@ class GORO_CAPABILITY("mutex") spin_lock {
 
   static constexpr int spin_rounds = 256;
   std::atomic<std::uint32_t> s_{0};
+  lock_rank rank_ = lock_rank::none;
 };
 
 // std::lock_guard is not annotated for clang's analysis; this one is.

@@ -102,7 +102,7 @@ class chan_core : public sched::pooled {
     return recvq.size();
   }
 
-  sched::spin_lock mu;
+  sched::spin_lock mu{sched::lock_rank::chan};
   wait_queue recvq GORO_GUARDED_BY(mu);
   wait_queue sendq GORO_GUARDED_BY(mu);
   std::size_t count GORO_GUARDED_BY(mu) = 0;
