@@ -2,8 +2,6 @@
 #include <goro/runtime/detail/abortable_wait.hpp>
 #include <goro/runtime/sync.hpp>
 
-#include <immintrin.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -43,7 +41,7 @@ bool mutex::spin_acquire(bool was_woken) {
         return true;
       continue;
     }
-    for (int k = 0; k < 30; ++k) _mm_pause();
+    for (int k = 0; k < 30; ++k) GORO_CPU_RELAX();
   }
   return false;
 }

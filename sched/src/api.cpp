@@ -9,9 +9,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include <goro/sched/futex.hpp>
-
 #include "core.hpp"
+#include "futex.hpp"
 
 namespace goro::sched::detail {
 

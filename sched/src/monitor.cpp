@@ -14,9 +14,8 @@
 #include <string>
 #include <vector>
 
-#include <goro/sched/futex.hpp>
-
 #include "core.hpp"
+#include "futex.hpp"
 
 namespace goro::sched::detail {
 

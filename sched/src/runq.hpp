@@ -25,7 +25,7 @@
 // scheduler uses runq (256, Go's size).
 #pragma once
 
-#include <immintrin.h>
+#include <goro/sched/config.hpp>
 
 #include <array>
 #include <atomic>
@@ -38,7 +38,7 @@ struct coroutine;
 namespace goro::sched::detail {
 
 inline void cpu_relax(int n) noexcept {
-  for (int i = 0; i < n; ++i) _mm_pause();
+  for (int i = 0; i < n; ++i) GORO_CPU_RELAX();
 }
 
 template <std::uint32_t Cap>

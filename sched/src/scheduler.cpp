@@ -31,9 +31,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include <goro/sched/futex.hpp>
-
 #include "core.hpp"
+#include "futex.hpp"
 
 #if GORO_TSAN
 #include <sanitizer/tsan_interface.h>

@@ -27,6 +27,8 @@
 #define GORO_NOINLINE __attribute__((noinline))
 #define GORO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GORO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+// One spin-wait hint (x86's PAUSE), without <immintrin.h> (47,000 preprocessed lines).
+#define GORO_CPU_RELAX() __builtin_ia32_pause()
 
 // Clang thread-safety annotations (no-ops elsewhere); -Wthread-safety is on under clang.
 #if defined(__clang__)

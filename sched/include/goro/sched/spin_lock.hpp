@@ -9,7 +9,8 @@
 // Rules for every user: never park, yield or call user code while holding it, and never call
 // sched::ready()/waiter::wake() while holding it where that can be avoided (collect, unlock,
 // then wake). The sleep is a futex on the word, so a preempted holder costs a syscall, not a
-// burnt time slice.
+// burnt time slice. The slow paths are out of line (sched/src/spin_lock.cpp), so this header
+// includes no platform header.
 //
 // State: 0 free, 1 locked, 2 locked and someone may be sleeping on the futex (Drepper's
 // "Futexes are tricky", mutex 2). Memory ordering: acquire on every successful lock CAS/exchange,
@@ -20,10 +21,7 @@
 #pragma once
 
 #include <goro/sched/config.hpp>
-#include <goro/sched/futex.hpp>
 #include <goro/sched/lock_rank.hpp>
-
-#include <immintrin.h>
 
 #include <atomic>
 #include <cstdint>
@@ -63,32 +61,16 @@ class GORO_CAPABILITY("mutex") spin_lock {
 #if GORO_LOCK_RANKS
     if (rank_ != lock_rank::none) detail::lock_rank_release(rank_, this);
 #endif
-    if (GORO_UNLIKELY(s_.exchange(0, std::memory_order_release) == 2))
-      detail::futex_wake(&s_, 1);
+    if (GORO_UNLIKELY(s_.exchange(0, std::memory_order_release) == 2)) unlock_slow();
   }
 
   lock_rank rank() const noexcept { return rank_; }
 
  private:
-  GORO_NOINLINE void lock_slow() GORO_NO_THREAD_SAFETY_ANALYSIS {
-    // Spin on a plain load first (no cache-line ping-pong), with exponential backoff, a bounded
-    // number of times. Holders never park, so the lock is almost always released within a few
-    // hundred cycles; sleeping costs a futex syscall on each side (and a marked lock makes every
-    // later unlock pay one), which is why the spin is long: with 128 single pauses, 4x4 MPMC on
-    // two workers spent 30% of its time in lock_slow and futex calls.
-    for (int i = 0, backoff = 1; i < spin_rounds; ++i) {
-      for (int k = 0; k < backoff; ++k) _mm_pause();
-      if (backoff < 64) backoff <<= 1;
-      if (s_.load(std::memory_order_relaxed) == 0) {
-        std::uint32_t e = 0;
-        if (s_.compare_exchange_weak(e, 1, std::memory_order_acquire, std::memory_order_relaxed))
-          return;
-      }
-    }
-    // Mark "sleepers may exist" and sleep until the word changes. Taking the lock by exchange(2)
-    // leaves it marked, which costs at most one unneeded futex_wake at unlock.
-    while (s_.exchange(2, std::memory_order_acquire) != 0) detail::futex_wait(&s_, 2);
-  }
+  // Out of line (sched/src/spin_lock.cpp): contention only. Spins with backoff, then sleeps on
+  // the futex; unlock_slow wakes one sleeper.
+  GORO_NOINLINE void lock_slow() GORO_NO_THREAD_SAFETY_ANALYSIS;
+  GORO_NOINLINE void unlock_slow() noexcept;
 
   static constexpr int spin_rounds = 256;
   std::atomic<std::uint32_t> s_{0};

@@ -46,7 +46,6 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
-#include <immintrin.h>
 #include <new>
 #include <optional>
 #include <type_traits>
@@ -252,7 +251,7 @@ class chan_state final : public chan_core {
       // hands over through the buffer, with no park, ready or steal.
       mu.unlock();
       for (int i = 0; i < recv_spin_polls; ++i) {
-        _mm_pause();
+        GORO_CPU_RELAX();
         if (recv_hint.load(std::memory_order_relaxed) != 0) break;
       }
       mu.lock();

@@ -1,5 +1,6 @@
-// goro/sched/futex.hpp: the two futex calls goro needs (private futexes on a 32-bit word). Used by
-// the scheduler (worker sleep, plain-thread waiters) and by sched::spin_lock.
+// futex.hpp: the two futex calls goro needs (private futexes on a 32-bit word). Used by the
+// scheduler (the monitor's tick, plain-thread waiters) and by sched::spin_lock's slow paths
+// (spin_lock.cpp). Private to sched/: no public header includes a platform header.
 #pragma once
 
 #include <linux/futex.h>
