@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "chan_support.hpp"
+#include "hooks/context_hooks.hpp"
 
 using namespace std::chrono_literals;
 using goro_test::eventually;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "chan_support.hpp"
+#include "hooks/context_hooks.hpp"
 
 using namespace std::chrono_literals;
 using goro_test::watchdog;

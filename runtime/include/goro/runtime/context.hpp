@@ -254,7 +254,7 @@ using context_key_t = std::conditional_t<std::is_convertible_v<const std::decay_
 
 std::pair<context, cancel_func> make_child(const context& parent, std::int64_t deadline,
                                            std::error_code deadline_cause = {});
-inline std::size_t context_child_count(const context& c) noexcept;
+struct context_test_access;  // tests/hooks/context_hooks.hpp: a test-only view of a context
 std::error_code sleep_until_ns(const context& ctx, std::int64_t when);
 
 }  // namespace detail
@@ -300,7 +300,7 @@ class context {
   friend class cancel_func;
   friend class cancel_cause_func;
   friend std::pair<context, cancel_func> detail::make_child(const context&, std::int64_t, std::error_code);
-  friend std::size_t detail::context_child_count(const context&) noexcept;
+  friend struct detail::context_test_access;
   friend std::error_code cause(const context&) noexcept;
   friend context without_cancel(const context&) noexcept;
   template <class K, class V>
@@ -416,12 +416,5 @@ template <class Rep, class Period>
 std::error_code sleep_for(const context& ctx, std::chrono::duration<Rep, Period> d) {
   return detail::sleep_until_ns(ctx, detail::deadline_after(d));
 }
-
-namespace detail {
-// Diagnostics (tests): how many children are registered with c right now (0 for background).
-inline std::size_t context_child_count(const context& c) noexcept {
-  return c.n_.get() ? c.n_.get()->child_count() : 0;
-}
-}  // namespace detail
 
 }  // namespace goro
