@@ -466,30 +466,9 @@ bool listener::is_open() const noexcept {
 int listener::native_handle() const noexcept { return is_open() ? f_->fd : -1; }
 
 listener listen(std::string_view address, std::error_code& ec, int backlog) noexcept {
-  ec.clear();
-  resolved r;
-  try {
-    ec = resolve(address, true, r);
-  } catch (...) {
-    ec = std::make_error_code(std::errc::host_unreachable);
-  }
-  if (ec) return listener();
-  const int fd = ::socket(r.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = sys(errno);
-    return listener();
-  }
-  int one = 1, zero = 0;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (r.ss.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&r.ss), r.len) != 0 || ::listen(fd, backlog) != 0) {
-    ec = sys(errno);
-    ::close(fd);
-    return listener();
-  }
-  detail::netfd_ptr f(new netfd(fd));
-  f->laddr = sock_name(fd, false);
-  return listener(std::move(f));
+  listen_config lc;
+  lc.backlog = backlog;
+  return lc.listen("tcp", address, ec);  // net_sockopt.cpp
 }
 
 listener listen(std::string_view address, int backlog) {

@@ -147,4 +147,8 @@ inline bool expired(netfd* f, int d, const context* ctx, std::error_code& ec) no
   return false;
 }
 
+// Unix-domain stream sockets (net_unix.cpp). path: a file path or "@name" (abstract).
+listener listen_unix(const listen_config& lc, std::string_view path, std::error_code& ec);
+conn dial_unix(const context* ctx, std::string_view path, std::error_code& ec);
+
 }  // namespace goro::net::detail
