@@ -37,7 +37,8 @@ TEST_CASE("net_lookup: localhost resolves to a loopback address, literals to the
   CHECK_FALSE(local.empty());
   CHECK((has(local, "127.0.0.1") || has(local, "::1")));
   REQUIRE_FALSE(ips.empty());
-  CHECK(std::all_of(ips.begin(), ips.end(), [](const net::ip_address& a) { return a.is_loopback(); }));
+  CHECK(std::all_of(ips.begin(), ips.end(),
+                    [](const net::ip_address& a) { return a.is_loopback(); }));
   CHECK(lit4 == std::vector<std::string>{"192.0.2.7"});
   CHECK(lit6 == std::vector<std::string>{"::1"});
   // No duplicates.

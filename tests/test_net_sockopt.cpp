@@ -71,7 +71,9 @@ TEST_CASE("net_sockopt: conn options read back with getsockopt") {
   });
 }
 
-TEST_CASE("net_sockopt: listen_config: reuse_port lets two listeners share a port; keep-alive and buffers reach accepted connections") {
+TEST_CASE(
+    "net_sockopt: listen_config: reuse_port lets two listeners share a port; keep-alive and "
+    "buffers reach accepted connections") {
   watchdog wd("sockopt listen_config");
   int ka = -1, idle = -1, rcv = -1, reuse = -1;
   std::error_code second_plain;
@@ -96,7 +98,8 @@ TEST_CASE("net_sockopt: listen_config: reuse_port lets two listeners share a por
           net::conn s = l->accept(ec);
           if (ec) return 0;
           const int fd = s.native_handle();
-          got.send(opt(fd, SOL_SOCKET, SO_KEEPALIVE) != 0 ? opt(fd, IPPROTO_TCP, TCP_KEEPIDLE) : -1);
+          got.send(opt(fd, SOL_SOCKET, SO_KEEPALIVE) != 0 ? opt(fd, IPPROTO_TCP, TCP_KEEPIDLE)
+                                                          : -1);
           got.send(opt(fd, SOL_SOCKET, SO_RCVBUF));
         }
       });
@@ -121,7 +124,9 @@ TEST_CASE("net_sockopt: listen_config: reuse_port lets two listeners share a por
   CHECK(served == 4);
 }
 
-TEST_CASE("net_sockopt: plain listen keeps Go's defaults: keep-alive 15 s on accepted connections; keep_alive 0 turns it off") {
+TEST_CASE(
+    "net_sockopt: plain listen keeps Go's defaults: keep-alive 15 s on accepted connections; "
+    "keep_alive 0 turns it off") {
   watchdog wd("sockopt defaults");
   int idle = -1, off = -1;
   goro::run([&] {

@@ -246,7 +246,8 @@ TEST_CASE("net_udp: cancelling the context ends a parked read_from; a done conte
   CHECK(waited >= 30.0);
 }
 
-TEST_CASE("net_udp: close() from a coroutine or a plain thread wakes a blocked reader with closed") {
+TEST_CASE(
+    "net_udp: close() from a coroutine or a plain thread wakes a blocked reader with closed") {
   watchdog wd("udp close wakes");
   std::error_code r1, r2, after, wafter;
   std::string what;

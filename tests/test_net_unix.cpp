@@ -39,12 +39,12 @@ struct temp_dir {
 };
 
 bool exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
 }
 
 bool is_socket(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
@@ -77,6 +77,7 @@ TEST_CASE("net_unix: listen and dial a socket file, echo, the file removed on cl
     net::listener ln = net::listen("unix", path);
     was_socket = is_socket(path);
     CHECK(ln.addr() == path);
+    CHECK(ln.port() == 0);
     auto srv = serve_one(ln);
     net::conn c = net::dial("unix", path);
     laddr = c.local_addr();
@@ -180,7 +181,10 @@ TEST_CASE("net_unix: errors: file exists, no listener, path too long, deadline, 
       cancel();
     }
     // A file that is not a listening socket: connection refused; no file at all: no such file.
-    { FILE* f = std::fopen((dir.path + "/plain").c_str(), "w"); if (f) std::fclose(f); }
+    {
+      FILE* f = std::fopen((dir.path + "/plain").c_str(), "w");
+      if (f) std::fclose(f);
+    }
     net::dial("unix", dir.path + "/missing", missing);
     net::dial("unix", std::string(200, 'x'), too_long);
     net::dial("unix", "", empty);

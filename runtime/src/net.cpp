@@ -152,7 +152,6 @@ std::error_code resolve(std::string_view address, bool for_listen, resolved& out
   return {};
 }
 
-
 namespace {
 struct ctx_canceller {
   sched::io_op* op;
@@ -451,6 +450,7 @@ conn listener::accept(const context& ctx) {
 }
 std::string listener::addr() const { return f_ ? f_->laddr : std::string(); }
 std::uint16_t listener::port() const {
+  if (!f_ || f_->net[0] == 'u') return 0;  // a Unix listener has no port (its path may hold ':')
   const std::string a = addr();
   const auto colon = a.rfind(':');
   return colon == std::string::npos ? 0 : static_cast<std::uint16_t>(std::stoi(a.substr(colon + 1)));

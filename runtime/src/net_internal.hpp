@@ -37,7 +37,9 @@ namespace goro::net::detail {
 inline constexpr int reason_ctx = 16;
 inline constexpr int reason_closed = 17;
 
-inline std::error_code sys(int e) noexcept { return {e, std::system_category()}; }
+inline std::error_code sys(int e) noexcept {
+  return {e, std::system_category()};
+}
 
 inline std::int64_t to_ns(time_point t) noexcept {
   if (t == time_point{}) return INT64_MAX;
@@ -71,11 +73,11 @@ struct netfd {
   explicit netfd(int d, const char* network = "tcp") : fd(d), net(network) {}
 
   int fd;
-  const char* net;  // "tcp", "udp", "unix": for messages
+  const char* net;       // "tcp", "udp", "unix": for messages
   goro::mutex rmu, wmu;  // one operation per direction at a time
   sched::spin_lock mu;
   bool closed GORO_GUARDED_BY(mu) = false;
-  int users GORO_GUARDED_BY(mu) = 0;                  // operations using fd now
+  int users GORO_GUARDED_BY(mu) = 0;  // operations using fd now
   sched::io_op* ops[2] GORO_GUARDED_BY(mu) = {nullptr, nullptr};
   std::atomic<std::int64_t> deadline[2] = {INT64_MAX, INT64_MAX};
   std::string laddr, raddr;  // set once, before the netfd is shared

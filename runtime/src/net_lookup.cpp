@@ -48,7 +48,8 @@ bool is_domain_name(std::string_view s) {
   std::size_t label = 0;
   char prev = '.';
   for (char c : s) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    const bool alnum =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (alnum) {
       ++label;
     } else if (c == '-') {
@@ -229,7 +230,9 @@ std::vector<std::string> lookup_host(const context& ctx, std::string_view host,
                                      std::error_code& ec) noexcept {
   return noexcept_call(ec, [&] { return to_strings(do_lookup(&ctx, host, ec)); });
 }
-std::vector<std::string> lookup_host(std::string_view host) { return to_strings(lookup_ip(host)); }
+std::vector<std::string> lookup_host(std::string_view host) {
+  return to_strings(lookup_ip(host));
+}
 std::vector<std::string> lookup_host(const context& ctx, std::string_view host) {
   return to_strings(lookup_ip(ctx, host));
 }

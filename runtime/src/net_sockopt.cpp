@@ -76,8 +76,8 @@ listener listen_tcp(const listen_config& lc, std::string_view network, std::stri
   // "tcp" on the IPv6 any address takes IPv4 too; "tcp6" only IPv6 (as Go).
   if (e == 0 && r.ss.ss_family == AF_INET6)
     e = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, want == AF_INET6 ? 1 : 0);
-  if (e == 0 && (::bind(fd, reinterpret_cast<sockaddr*>(&r.ss), r.len) != 0 ||
-                 ::listen(fd, lc.backlog) != 0))
+  if (e == 0 &&
+      (::bind(fd, reinterpret_cast<sockaddr*>(&r.ss), r.len) != 0 || ::listen(fd, lc.backlog) != 0))
     e = errno;
   if (e != 0) {
     ec = sys(e);
@@ -139,7 +139,9 @@ void with_fd(netfd* f, std::error_code& ec, F&& fn) noexcept {
     ec = sys(e);
 }
 
-bool is_unix(netfd* f) noexcept { return f && f->net[0] == 'u'; }
+bool is_unix(netfd* f) noexcept {
+  return f && f->net[0] == 'u';
+}
 
 void check(netfd* f, const char* what, std::error_code ec) {
   if (ec) throw_error(ec, f ? f->describe(what) : std::string(what) + " on a closed connection");

@@ -216,8 +216,8 @@ datagram do_read_from(netfd* f, const context* ctx, void* buf, std::size_t n, bo
     }
     // Nothing queued: park on the ring until a datagram is (a peek consumes nothing).
     char peek;
-    sched::io_args a{.kind = sched::io_kind::recv, .fd = f->fd, .buf = &peek, .len = 1,
-                     .flags = MSG_PEEK};
+    sched::io_args a{
+        .kind = sched::io_kind::recv, .fd = f->fd, .buf = &peek, .len = 1, .flags = MSG_PEEK};
     if (f->run(0, a, ctx, ec) < 0) {
       // A connected socket's pending ICMP error is reported by the peek: the same error Go gives.
       break;
@@ -264,7 +264,9 @@ std::size_t do_write_to(netfd* f, const context* ctx, const void* buf, std::size
     }
     if (!to) {
       // Connected: the ring sends the datagram once there is room.
-      sched::io_args a{.kind = sched::io_kind::send, .fd = f->fd, .buf = const_cast<void*>(buf),
+      sched::io_args a{.kind = sched::io_kind::send,
+                       .fd = f->fd,
+                       .buf = const_cast<void*>(buf),
                        .len = static_cast<std::uint32_t>(std::min<std::size_t>(n, 1u << 30)),
                        .flags = MSG_NOSIGNAL};
       const long r = f->run(1, a, ctx, ec);
@@ -304,7 +306,8 @@ datagram packet_conn::read_from(const context& ctx, void* buf, std::size_t n,
   return do_read_from(f_.get(), &ctx, buf, n, true, ec);
 }
 datagram packet_conn::read_from(void* buf, std::size_t n) {
-  return or_throw<datagram>(f_.get(), "read", [&](std::error_code& ec) { return read_from(buf, n, ec); });
+  return or_throw<datagram>(f_.get(), "read",
+                            [&](std::error_code& ec) { return read_from(buf, n, ec); });
 }
 datagram packet_conn::read_from(const context& ctx, void* buf, std::size_t n) {
   return or_throw<datagram>(f_.get(), "read",
@@ -341,7 +344,8 @@ std::size_t packet_conn::read(const context& ctx, void* buf, std::size_t n,
   return do_read_from(f_.get(), &ctx, buf, n, false, ec).n;
 }
 std::size_t packet_conn::read(void* buf, std::size_t n) {
-  return or_throw<std::size_t>(f_.get(), "read", [&](std::error_code& ec) { return read(buf, n, ec); });
+  return or_throw<std::size_t>(f_.get(), "read",
+                               [&](std::error_code& ec) { return read(buf, n, ec); });
 }
 std::size_t packet_conn::read(const context& ctx, void* buf, std::size_t n) {
   return or_throw<std::size_t>(f_.get(), "read",
@@ -355,7 +359,8 @@ std::size_t packet_conn::write(const context& ctx, const void* buf, std::size_t 
   return do_write_to(f_.get(), &ctx, buf, n, nullptr, ec);
 }
 std::size_t packet_conn::write(const void* buf, std::size_t n) {
-  return or_throw<std::size_t>(f_.get(), "write", [&](std::error_code& ec) { return write(buf, n, ec); });
+  return or_throw<std::size_t>(f_.get(), "write",
+                               [&](std::error_code& ec) { return write(buf, n, ec); });
 }
 std::size_t packet_conn::write(const context& ctx, const void* buf, std::size_t n) {
   return or_throw<std::size_t>(f_.get(), "write",
@@ -366,8 +371,12 @@ void packet_conn::set_deadline(time_point t) noexcept {
   set_read_deadline(t);
   set_write_deadline(t);
 }
-void packet_conn::set_read_deadline(time_point t) noexcept { apply_deadline(f_.get(), 0, t); }
-void packet_conn::set_write_deadline(time_point t) noexcept { apply_deadline(f_.get(), 1, t); }
+void packet_conn::set_read_deadline(time_point t) noexcept {
+  apply_deadline(f_.get(), 0, t);
+}
+void packet_conn::set_write_deadline(time_point t) noexcept {
+  apply_deadline(f_.get(), 1, t);
+}
 
 namespace {
 void set_buffer(netfd* f, int opt, int bytes, const char* what) {
@@ -380,18 +389,34 @@ void set_buffer(netfd* f, int opt, int bytes, const char* what) {
 }
 }  // namespace
 
-void packet_conn::set_read_buffer(int bytes) { set_buffer(f_.get(), SO_RCVBUF, bytes, "set_read_buffer"); }
-void packet_conn::set_write_buffer(int bytes) { set_buffer(f_.get(), SO_SNDBUF, bytes, "set_write_buffer"); }
+void packet_conn::set_read_buffer(int bytes) {
+  set_buffer(f_.get(), SO_RCVBUF, bytes, "set_read_buffer");
+}
+void packet_conn::set_write_buffer(int bytes) {
+  set_buffer(f_.get(), SO_SNDBUF, bytes, "set_write_buffer");
+}
 
 void packet_conn::close() noexcept {
   if (f_) f_->close();
 }
-bool packet_conn::is_open() const noexcept { return f_ && !f_->is_closed(); }
-std::string packet_conn::local_addr() const { return f_ ? f_->laddr : std::string(); }
-std::string packet_conn::remote_addr() const { return f_ ? f_->raddr : std::string(); }
-udp_addr packet_conn::local_udp_addr() const { return is_open() ? sock_udp_addr(f_->fd, false) : udp_addr{}; }
-udp_addr packet_conn::remote_udp_addr() const { return is_open() ? sock_udp_addr(f_->fd, true) : udp_addr{}; }
-int packet_conn::native_handle() const noexcept { return is_open() ? f_->fd : -1; }
+bool packet_conn::is_open() const noexcept {
+  return f_ && !f_->is_closed();
+}
+std::string packet_conn::local_addr() const {
+  return f_ ? f_->laddr : std::string();
+}
+std::string packet_conn::remote_addr() const {
+  return f_ ? f_->raddr : std::string();
+}
+udp_addr packet_conn::local_udp_addr() const {
+  return is_open() ? sock_udp_addr(f_->fd, false) : udp_addr{};
+}
+udp_addr packet_conn::remote_udp_addr() const {
+  return is_open() ? sock_udp_addr(f_->fd, true) : udp_addr{};
+}
+int packet_conn::native_handle() const noexcept {
+  return is_open() ? f_->fd : -1;
+}
 
 // ---- listen_udp / dial_udp ----
 

@@ -93,12 +93,13 @@ conn dial_unix(const context* ctx, std::string_view path, std::error_code& ec) {
   }
   netfd_ptr f(new netfd(fd, "unix"));
   if (!f->acquire(ec)) return conn();
-  sched::io_args a{.kind = sched::io_kind::connect, .fd = fd,
+  sched::io_args a{.kind = sched::io_kind::connect,
+                   .fd = fd,
                    .len = static_cast<std::uint32_t>(len),
                    .addr = reinterpret_cast<sockaddr*>(&sa)};
   const long res = f->run(1, a, ctx, ec);
   f->release();
-  if (res < 0) return conn();  // f closes the socket
+  if (res < 0) return conn();       // f closes the socket
   f->laddr = sock_name(fd, false);  // "" (unnamed), as Go's
   f->raddr.assign(path);
   return conn(std::move(f));

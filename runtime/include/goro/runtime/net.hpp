@@ -95,7 +95,7 @@ class conn {
   void close() noexcept;  // idempotent; safe while other coroutines are in operations on it
   bool is_open() const noexcept;
 
-  std::string local_addr() const;   // "127.0.0.1:40512", "[::1]:8080"; Unix: the path, "" unnamed
+  std::string local_addr() const;  // "127.0.0.1:40512", "[::1]:8080"; Unix: the path, "" unnamed
   std::string remote_addr() const;
   int native_handle() const noexcept;  // -1 if not connected
 
@@ -137,7 +137,7 @@ class listener {
   conn accept(const context& ctx, std::error_code& ec) noexcept;
 
   std::string addr() const;  // the bound address, with the port the kernel chose for ":0"
-  std::uint16_t port() const;
+  std::uint16_t port() const;  // 0 for a Unix listener
   // A pending accept fails with goro::errc::closed. A Unix listener removes its socket file (not
   // an abstract "@name"), as Go's does.
   void close() noexcept;
@@ -190,7 +190,8 @@ struct listen_config {
   int write_buffer = 0;  // SO_SNDBUF; 0: the system's default
 
   listener listen(std::string_view network, std::string_view address) const;
-  listener listen(std::string_view network, std::string_view address, std::error_code& ec) const noexcept;
+  listener listen(std::string_view network, std::string_view address,
+                  std::error_code& ec) const noexcept;
 };
 
 }  // namespace goro::net

@@ -39,7 +39,8 @@ inline std::error_code make_error_code(resolver_errc e) noexcept {
   return {static_cast<int>(e), resolver_category()};
 }
 
-// The host's addresses as strings, IPv4 first as getaddrinfo orders them, without duplicates.
+// The host's addresses as strings, in getaddrinfo's order (its RFC 6724 preference), without
+// duplicates.
 std::vector<std::string> lookup_host(std::string_view host);
 std::vector<std::string> lookup_host(std::string_view host, std::error_code& ec) noexcept;
 std::vector<std::string> lookup_host(const context& ctx, std::string_view host);

@@ -89,9 +89,9 @@ struct udp_addr {
 
 // What read_from returns. `auto [n, from, truncated] = pc.read_from(buf, size);`
 struct datagram {
-  std::size_t n = 0;        // bytes placed in the buffer
-  udp_addr from;            // the sender
-  bool truncated = false;   // the datagram was longer than the buffer; the rest is gone
+  std::size_t n = 0;       // bytes placed in the buffer
+  udp_addr from;           // the sender
+  bool truncated = false;  // the datagram was longer than the buffer; the rest is gone
 };
 
 class packet_conn {
@@ -111,7 +111,8 @@ class packet_conn {
   // (":0", "[::]:0") is sent v4-mapped, as Go does. On a connected socket, `to` must be the peer
   // or the kernel refuses (std::errc::already_connected / is_connected), as Go's WriteTo does.
   std::size_t write_to(const void* buf, std::size_t n, const udp_addr& to);
-  std::size_t write_to(const void* buf, std::size_t n, const udp_addr& to, std::error_code& ec) noexcept;
+  std::size_t write_to(const void* buf, std::size_t n, const udp_addr& to,
+                       std::error_code& ec) noexcept;
   std::size_t write_to(const context& ctx, const void* buf, std::size_t n, const udp_addr& to);
   std::size_t write_to(const context& ctx, const void* buf, std::size_t n, const udp_addr& to,
                        std::error_code& ec) noexcept;
@@ -126,7 +127,8 @@ class packet_conn {
   std::size_t write(const void* buf, std::size_t n);
   std::size_t write(const void* buf, std::size_t n, std::error_code& ec) noexcept;
   std::size_t write(const context& ctx, const void* buf, std::size_t n);
-  std::size_t write(const context& ctx, const void* buf, std::size_t n, std::error_code& ec) noexcept;
+  std::size_t write(const context& ctx, const void* buf, std::size_t n,
+                    std::error_code& ec) noexcept;
   std::size_t write(std::string_view s) { return write(s.data(), s.size()); }
 
   void set_deadline(time_point t) noexcept;
