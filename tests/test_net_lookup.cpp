@@ -5,9 +5,11 @@
 #include <goro/runtime/net_lookup.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "chan_support.hpp"
@@ -98,4 +100,52 @@ TEST_CASE("net_lookup: a done context fails at once; plain threads may look up t
   std::error_code pe;
   net::lookup_ip("x.invalid", pe);
   CHECK(pe == net::resolver_errc::no_such_host);
+}
+
+TEST_CASE(
+    "net_lookup: a context ends a lookup still queued on a busy pool; the job finishes alone") {
+  watchdog wd("lookup abandoned");
+  std::error_code ec;
+  double ms = 0;
+  std::vector<std::string> later;
+  goro::run([&] {
+    // Occupy every pool thread (at most 64) so the lookup waits in the queue.
+    std::atomic<bool> release{false};
+    std::atomic<int> busy{0};
+    std::vector<goro::join_handle<int>> hs;
+    for (int i = 0; i < 64; ++i)
+      hs.push_back(goro::spawn([&] {
+        return goro::blocking([&] {
+          ++busy;
+          while (!release.load()) std::this_thread::sleep_for(1ms);
+          return 0;
+        });
+      }));
+    REQUIRE(goro_test::eventually([&] { return busy.load() == 64; }));
+    const auto t0 = clk::now();  // before the deadline is set: it counts from its creation
+    auto [ctx, cancel] = goro::with_timeout(goro::context::background(), 40ms);
+    net::lookup_host(ctx, "localhost", ec);
+    ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+    cancel();
+    release = true;
+    for (auto& h : hs) (void)h.get();
+    later = net::lookup_host("localhost");  // the pool works on
+  });
+  CHECK(ec == goro::errc::deadline_exceeded);
+  CHECK(ms >= 40.0);
+  CHECK(ms < 5000.0);
+  CHECK_FALSE(later.empty());
+}
+
+TEST_CASE("net_lookup: the context overloads from a plain thread") {
+  watchdog wd("lookup plain ctx");
+  auto [ctx, cancel] = goro::with_cancel(goro::context::background());
+  std::error_code ec;
+  auto r = net::lookup_ip(ctx, "localhost", ec);
+  cancel();
+  CHECK_FALSE(ec);
+  CHECK_FALSE(r.empty());
+  std::error_code done_ec;
+  net::lookup_host(ctx, "localhost", done_ec);  // cancelled now
+  CHECK(done_ec == goro::errc::canceled);
 }

@@ -2,16 +2,13 @@
 //
 // The plain overloads call getaddrinfo through goro::blocking (the caller parks; its arguments
 // live on its stack for the call). The context overloads cannot leave a pool thread writing into
-// a returned caller's stack, so the lookup's inputs and answer live in a shared_ptr'd job that a
-// helper coroutine (goro::go) runs with goro::blocking, then reports on a 1-slot channel; the
-// caller selects on that channel and ctx.done(). If the context wins, the caller returns and the
-// helper finishes alone (its send never blocks: the slot is free), dropping the answer.
+// a returned caller's stack, so the lookup's inputs and answer live in a shared_ptr'd job on the
+// same pool (lookup_job); the caller waits on a sched::waiter that either the job or the
+// context's stop callback wakes, whichever comes first.
 #include "net_internal.hpp"
 
-#include <goro/channels/chan.hpp>
-#include <goro/channels/select.hpp>
 #include <goro/runtime/blocking.hpp>
-#include <goro/runtime/go.hpp>
+#include <goro/sched/sched.hpp>
 #include <goro/runtime/net_lookup.hpp>
 
 #include <arpa/inet.h>
@@ -20,7 +17,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 namespace goro::net {
@@ -138,10 +137,39 @@ bool precheck(std::string_view host, std::vector<ip_address>& out, std::error_co
   return false;
 }
 
-struct lookup_job {
+// A context-aware lookup's job, shared by the caller and the pool thread. state decides who
+// wakes the caller, exactly once: the pool thread when the answer is in (0 -> 1), or the
+// context's stop callback (0 -> 2), after which the pool thread finishes alone and drops the
+// answer. The pool's reference (self) keeps the job alive until run() returns, however long the
+// caller has been gone; the pool touches a job no more once its run() has returned.
+struct lookup_job final : goro::detail::blocking_job {
   std::string host;
-  std::vector<ip_address> out;
+  std::vector<ip_address>
+      out;  // written by run() before its 0 -> 1 (release); read after (acquire)
   std::error_code ec;
+  sched::waiter* w = nullptr;        // the caller's; used only by the winner of state
+  std::atomic<int> state{0};         // 0 pending, 1 answered, 2 abandoned
+  std::shared_ptr<lookup_job> self;  // the pool's reference
+
+  void run() noexcept override {
+    std::shared_ptr<lookup_job> keep = std::move(self);
+    try {
+      out = getaddrinfo_ips(host, ec);
+    } catch (...) {  // std::bad_alloc
+      ec = std::make_error_code(std::errc::not_enough_memory);
+    }
+    int pending = 0;
+    if (state.compare_exchange_strong(pending, 1, std::memory_order_acq_rel)) w->wake();
+  }  // keep: the last reference may go here
+};
+
+struct abandon {
+  lookup_job* job;
+  sched::waiter* w;
+  void operator()() const noexcept {
+    int pending = 0;
+    if (job->state.compare_exchange_strong(pending, 2, std::memory_order_acq_rel)) w->wake();
+  }
 };
 
 std::vector<ip_address> do_lookup(const context* ctx, std::string_view host, std::error_code& ec) {
@@ -152,25 +180,27 @@ std::vector<ip_address> do_lookup(const context* ctx, std::string_view host, std
     return out;
   }
   if (precheck(host, out, ec)) return out;
-  if (!ctx || !sched::in_coroutine()) {
-    // A plain thread cannot select: it waits for the lookup (getaddrinfo has its own timeouts).
+  if (!ctx) {
     std::string h(host);
     return goro::blocking([&] { return getaddrinfo_ips(h, ec); });
   }
+  // A coroutine parks, a plain thread blocks, until the answer or the context's end, whichever
+  // comes first (a wake before the wait is kept: wait() then returns at once).
   auto job = std::make_shared<lookup_job>();
   job->host.assign(host);
-  goro::chan<int> done(1);
-  goro::go([job, done]() mutable {
-    job->out = goro::blocking([&] { return getaddrinfo_ips(job->host, job->ec); });
-    done.send(1);  // the slot is free: never blocks, also when the caller has gone
-  });
-  const std::size_t i = goro::select(goro::on_recv(done), goro::on_recv(ctx->done()));
-  if (i == 1) {
+  sched::waiter w;
+  job->w = &w;
+  job->self = job;
+  {
+    std::stop_callback<abandon> cb(ctx->stop_token(), abandon{job.get(), &w});
+    goro::detail::submit_blocking(job.get());
+    w.wait("goro::net::lookup");
+  }  // cb's destructor waits for a callback running on another thread
+  if (job->state.load(std::memory_order_acquire) == 2) {
     ec = ctx->err();
+    if (!ec) ec = goro::errc::canceled;
     return out;
   }
-  // The helper's send happens after its writes to *job: the receive orders them before these
-  // reads (channel happens-before, as Go's).
   ec = job->ec;
   return std::move(job->out);
 }
@@ -190,7 +220,7 @@ template <class F>
 auto noexcept_call(std::error_code& ec, F&& f) noexcept -> decltype(f()) {
   try {
     return f();
-  } catch (...) {  // std::bad_alloc; goro::go outside a runtime
+  } catch (...) {  // std::bad_alloc
     ec = std::make_error_code(std::errc::not_enough_memory);
     return {};
   }

@@ -11,9 +11,9 @@
 // compare with goro::net::resolver_errc::no_such_host (Go's DNSError.IsNotFound),
 // temporary_failure (Go's IsTemporary: retry later), or failure.
 //
-// The context overloads return ctx.err() as soon as the context is done; the lookup itself
-// cannot be interrupted (getaddrinfo has no cancellation), so it finishes on its pool thread and
-// its answer is dropped.
+// The context overloads (coroutines and plain threads alike) return ctx.err() as soon as the
+// context is done; the lookup itself cannot be interrupted (getaddrinfo has no cancellation), so
+// it finishes on its pool thread and its answer is dropped.
 #pragma once
 
 #include <goro/runtime/context.hpp>
