@@ -104,6 +104,10 @@ BENCHES = [
     # client in one process; the size is the round trips per connection.
     Bench("tcp_echo", "tcp_echo", 20_000, 2_000, "req/s", ["goro", "go"],
           results=[("echo_rps", "req/s"), ("echo_p50_us", "us"), ("echo_p99_us", "us")]),
+    # One run, three rows: 16 clients x N round trips of 64-byte datagrams against one server
+    # socket (bench/goro/udp_echo.cpp, bench/go/udp_echo.go); the size is round trips per client.
+    Bench("udp_echo", "udp_echo", 20_000, 2_000, "req/s", ["goro", "go"],
+          results=[("udp_rps", "req/s"), ("udp_p50_us", "us"), ("udp_p99_us", "us")]),
 ]
 
 

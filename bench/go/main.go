@@ -642,7 +642,7 @@ func argUint(what, s string) uint64 {
 
 func main() {
 	if len(os.Args) < 2 {
-		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended|timers|tcp_echo [size]\n" +
+		die("usage: gobench skynet|spawn_join|yield|memory|chan_pingpong|select_pingpong|chan_spsc|chan_mpmc|chan_fanout|mutex_contended|timers|tcp_echo|udp_echo [size]\n" +
 			"       gobench fanout FEED_FILE UNIVERSE_FILE CONSUMERS QUOTES\n" +
 			"       gobench pipeline DIR QUOTES_PER_SNAPSHOT CHUNK")
 	}
@@ -710,6 +710,8 @@ func main() {
 		benchTimers(def(100000))
 	case "tcp_echo":
 		benchTCPEcho(def(20000)) // round trips per connection
+	case "udp_echo":
+		benchUDPEcho(def(20000)) // round trips per client (bench/go/udp_echo.go)
 	default:
 		die("unknown benchmark %q", os.Args[1])
 	}

@@ -474,10 +474,12 @@ void bench_tcp_echo(std::uint64_t rounds) {
 
 }  // namespace
 
+void bench_udp_echo(std::uint64_t rounds);  // bench/goro/udp_echo.cpp
+
 int main(int argc, char** argv) {
   if (argc < 2)
     bench::die(prog, "usage: goro_bench <benchmark> [size]; benchmarks: " + bench::all_names +
-                         " tcp_echo");
+                         " tcp_echo udp_echo");
   const std::string name = argv[1];
   std::uint64_t n = 0;
   void (*fn)(std::uint64_t) = nullptr;
@@ -507,6 +509,8 @@ int main(int argc, char** argv) {
     n = bench::size_arg(argc, argv, bench::default_size::timers), fn = bench_timers;
   } else if (name == "tcp_echo") {
     n = bench::size_arg(argc, argv, echo_default_rounds), fn = bench_tcp_echo;  // rounds per conn
+  } else if (name == "udp_echo") {
+    n = bench::size_arg(argc, argv, 20000), fn = bench_udp_echo;  // rounds per client
   } else {
     bench::die(prog, "unknown benchmark: " + name);
   }

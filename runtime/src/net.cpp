@@ -1,17 +1,8 @@
 // net.cpp: TCP on the workers' io_uring rings (goro/runtime/net.hpp).
 //
-// A netfd is Go's netFD: the descriptor, one goro::mutex per direction (a second reader waits
-// for the first), and, under `mu`, the closed flag, the requests in progress (one per direction:
-// [0] read/accept, [1] write/connect) and how many operations are using the descriptor. The
-// descriptor is closed by whoever leaves it unused after close(): close() itself when nothing is
-// in progress, else the last operation to finish. So a descriptor number is never reused while
-// an operation could still pass it to the kernel.
-//
-// Lock order: the direction mutex (rmu/wmu), then mu, then an op's deadline lock (set_deadline),
-// then the timer heap's. mu is a spin lock held only for a few stores; io_op::cancel() and
-// io_op::set_deadline() are called under it (neither parks). An op stays registered in ops[]
-// until after its run() has returned; a close() or deadline change that reaches it in between
-// finds it finished (state 5) and does nothing.
+// The netfd (Go's netFD), its lock order and close protocol: net_internal.hpp. An op stays
+// registered in ops[] until after its run() has returned; a close() or deadline change that
+// reaches it in between finds it finished (state 5) and does nothing.
 //
 // Cancellation reasons (sched::io_op::cancel): io_timeout (the direction's deadline, armed by
 // io_op::run), reason_ctx (the context passed to the call, via std::stop_callback on its
@@ -22,6 +13,8 @@
 // for room. Reads go to the ring at once: a reader usually arrives before its data (a server
 // reading the next request right after answering one), and the ring tries the read once before
 // it waits.
+#include "net_internal.hpp"
+
 #include <goro/runtime/blocking.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/sync.hpp>
@@ -34,9 +27,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -45,19 +40,24 @@
 
 namespace goro::net {
 
-namespace {
-constexpr int reason_ctx = 16;
-constexpr int reason_closed = 17;
+namespace detail {
 
-std::error_code sys(int e) noexcept { return {e, std::system_category()}; }
-
-std::int64_t to_ns(time_point t) noexcept {
-  if (t == time_point{}) return INT64_MAX;
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-std::string format(const sockaddr* sa) {
+std::string format(const sockaddr* sa, socklen_t len) {
   char ip[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET6 &&
+      IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr)) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    ::inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof ip);
+    return std::string(ip) + ":" + std::to_string(ntohs(in6->sin6_port));
+  }
+  if (sa->sa_family == AF_UNIX) {
+    auto* un = reinterpret_cast<const sockaddr_un*>(sa);
+    const std::size_t off = offsetof(sockaddr_un, sun_path);
+    if (len <= off) return std::string();  // unnamed
+    const std::size_t n = len - off;
+    if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);  // abstract
+    return std::string(un->sun_path, ::strnlen(un->sun_path, n));
+  }
   if (sa->sa_family == AF_INET) {
     auto* in = reinterpret_cast<const sockaddr_in*>(sa);
     ::inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
@@ -76,7 +76,7 @@ std::string sock_name(int fd, bool peer) {
   socklen_t len = sizeof ss;
   auto* sa = reinterpret_cast<sockaddr*>(&ss);
   int r = peer ? ::getpeername(fd, sa, &len) : ::getsockname(fd, sa, &len);
-  return r == 0 ? format(sa) : std::string("?");
+  return r == 0 ? format(sa, len) : std::string("?");
 }
 
 [[noreturn]] void throw_error(std::error_code ec, const std::string& what) {
@@ -85,8 +85,6 @@ std::string sock_name(int fd, bool peer) {
   throw std::system_error(ec, "goro::net: " + what);
 }
 
-// The operations park: outside a coroutine they fail with operation_not_permitted (the throwing
-// overloads turn that into std::logic_error).
 bool outside(std::error_code& ec) noexcept {
   if (sched::in_coroutine()) return false;
   ec = std::make_error_code(std::errc::operation_not_permitted);
@@ -95,12 +93,6 @@ bool outside(std::error_code& ec) noexcept {
 
 // ---- addresses ----
 
-struct resolved {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-};
-
-// Splits "host:port" (host may be "[v6]" or empty). Returns false if malformed.
 bool split(std::string_view a, std::string& host, std::uint16_t& port) {
   const auto colon = a.rfind(':');
   if (colon == std::string_view::npos) return false;
@@ -123,8 +115,6 @@ bool split(std::string_view a, std::string& host, std::uint16_t& port) {
   return true;
 }
 
-// for_listen: an empty host means every interface (IPv6 any, accepting IPv4 too); for dial, the
-// local machine.
 std::error_code resolve(std::string_view address, bool for_listen, resolved& out) {
   std::string host;
   std::uint16_t port = 0;
@@ -161,62 +151,6 @@ std::error_code resolve(std::string_view address, bool for_listen, resolved& out
     in6->sin6_port = htons(port);
   return {};
 }
-
-}  // namespace
-
-namespace detail {
-
-struct netfd {
-  explicit netfd(int d) : fd(d) {}
-
-  int fd;
-  goro::mutex rmu, wmu;  // one operation per direction at a time
-  sched::spin_lock mu{sched::lock_rank::netfd};
-  bool closed GORO_GUARDED_BY(mu) = false;
-  int users GORO_GUARDED_BY(mu) = 0;                  // operations using fd now
-  sched::io_op* ops[2] GORO_GUARDED_BY(mu) = {nullptr, nullptr};
-  std::atomic<std::int64_t> deadline[2] = {INT64_MAX, INT64_MAX};
-  std::string laddr, raddr;  // set once, before the netfd is shared
-
-  // Takes a use of the descriptor; false (and ec = closed) after close().
-  bool acquire(std::error_code& ec) {
-    sched::spin_guard g(mu);
-    if (closed) {
-      ec = goro::errc::closed;
-      return false;
-    }
-    ++users;
-    return true;
-  }
-  void release() {
-    bool last;
-    {
-      sched::spin_guard g(mu);
-      last = --users == 0 && closed;
-    }
-    if (last) ::close(fd);
-  }
-  void close() noexcept {
-    bool now;
-    {
-      sched::spin_guard g(mu);
-      if (closed) return;
-      closed = true;
-      for (sched::io_op* op : ops)
-        if (op) op->cancel(reason_closed);
-      now = users == 0;
-    }
-    if (now) ::close(fd);
-  }
-
-  std::string describe(const char* op) const {
-    return std::string(op) + " tcp " + laddr + (raddr.empty() ? "" : "->" + raddr);
-  }
-
-  // One request in direction d, with the descriptor acquired by the caller. Returns the result
-  // (>= 0), or -1 with ec set.
-  long run(int d, const sched::io_args& a, const context* ctx, std::error_code& ec);
-};
 
 namespace {
 struct ctx_canceller {
@@ -286,15 +220,15 @@ void netfd_deleter::operator()(netfd* f) const noexcept {
 
 }  // namespace detail
 
-using detail::netfd;
+using namespace detail;
 
 namespace {
 
-// A fresh socket wrapped, with Go's defaults: no Nagle delay.
-detail::netfd_ptr wrap(int fd) {
+// A fresh socket wrapped, with Go's defaults: no Nagle delay (TCP).
+detail::netfd_ptr wrap(int fd, const char* network) {
   int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  detail::netfd_ptr f(new netfd(fd));
+  if (network[0] == 't') ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  detail::netfd_ptr f(new netfd(fd, network));
   f->laddr = sock_name(fd, false);
   f->raddr = sock_name(fd, true);
   return f;
@@ -437,9 +371,7 @@ void conn::set_deadline(time_point t) noexcept {
   set_read_deadline(t);
   set_write_deadline(t);
 }
-namespace {
-// Stores the direction's deadline and applies it to an operation in progress (Go: a deadline
-// set while a read waits applies to that read; one in the past ends it now).
+namespace detail {
 void apply_deadline(netfd* f, int d, time_point t) noexcept {
   if (!f) return;
   const std::int64_t ns = to_ns(t);
@@ -447,7 +379,7 @@ void apply_deadline(netfd* f, int d, time_point t) noexcept {
   sched::spin_guard g(f->mu);
   if (f->ops[d]) f->ops[d]->set_deadline(ns);
 }
-}  // namespace
+}  // namespace detail
 
 void conn::set_read_deadline(time_point t) noexcept { apply_deadline(f_.get(), 0, t); }
 void conn::set_write_deadline(time_point t) noexcept { apply_deadline(f_.get(), 1, t); }
@@ -496,7 +428,7 @@ conn do_accept(netfd* f, const context* ctx, std::error_code& ec) {
   long r = f->run(0, a, ctx, ec);
   f->release();
   if (r < 0) return conn();
-  return conn(wrap(static_cast<int>(r)));
+  return conn(wrap(static_cast<int>(r), f->net));
 }
 }  // namespace
 
@@ -507,17 +439,18 @@ conn listener::accept(const context& ctx, std::error_code& ec) noexcept {
 conn listener::accept() {
   std::error_code ec;
   conn c = accept(ec);
-  if (ec) throw_error(ec, "accept tcp " + addr());
+  if (ec) throw_error(ec, std::string("accept ") + (f_ ? f_->net : "tcp") + " " + addr());
   return c;
 }
 conn listener::accept(const context& ctx) {
   std::error_code ec;
   conn c = accept(ctx, ec);
-  if (ec) throw_error(ec, "accept tcp " + addr());
+  if (ec) throw_error(ec, std::string("accept ") + (f_ ? f_->net : "tcp") + " " + addr());
   return c;
 }
 std::string listener::addr() const { return f_ ? f_->laddr : std::string(); }
 std::uint16_t listener::port() const {
+  if (!f_ || f_->net[0] == 'u') return 0;  // a Unix listener has no port (its path may hold ':')
   const std::string a = addr();
   const auto colon = a.rfind(':');
   return colon == std::string::npos ? 0 : static_cast<std::uint16_t>(std::stoi(a.substr(colon + 1)));
@@ -533,30 +466,9 @@ bool listener::is_open() const noexcept {
 int listener::native_handle() const noexcept { return is_open() ? f_->fd : -1; }
 
 listener listen(std::string_view address, std::error_code& ec, int backlog) noexcept {
-  ec.clear();
-  resolved r;
-  try {
-    ec = resolve(address, true, r);
-  } catch (...) {
-    ec = std::make_error_code(std::errc::host_unreachable);
-  }
-  if (ec) return listener();
-  const int fd = ::socket(r.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ec = sys(errno);
-    return listener();
-  }
-  int one = 1, zero = 0;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (r.ss.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&r.ss), r.len) != 0 || ::listen(fd, backlog) != 0) {
-    ec = sys(errno);
-    ::close(fd);
-    return listener();
-  }
-  detail::netfd_ptr f(new netfd(fd));
-  f->laddr = sock_name(fd, false);
-  return listener(std::move(f));
+  listen_config lc;
+  lc.backlog = backlog;
+  return lc.listen("tcp", address, ec);  // net_sockopt.cpp
 }
 
 listener listen(std::string_view address, int backlog) {

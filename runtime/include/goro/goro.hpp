@@ -15,6 +15,8 @@
 #include <goro/runtime/go.hpp>
 #include <goro/runtime/goroutine.hpp>
 #include <goro/runtime/net.hpp>
+#include <goro/runtime/net_lookup.hpp>
+#include <goro/runtime/net_udp.hpp>
 #include <goro/runtime/run.hpp>
 #include <goro/runtime/signal.hpp>
 #include <goro/runtime/stats.hpp>

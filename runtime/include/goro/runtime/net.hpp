@@ -95,9 +95,25 @@ class conn {
   void close() noexcept;  // idempotent; safe while other coroutines are in operations on it
   bool is_open() const noexcept;
 
-  std::string local_addr() const;   // "127.0.0.1:40512", "[::1]:8080"
+  std::string local_addr() const;  // "127.0.0.1:40512", "[::1]:8080"; Unix: the path, "" unnamed
   std::string remote_addr() const;
   int native_handle() const noexcept;  // -1 if not connected
+
+  // Socket options (Go's TCPConn.SetNoDelay, SetKeepAlive, SetKeepAlivePeriod, SetReadBuffer,
+  // SetWriteBuffer; net_sockopt.cpp). TCP connections start with no_delay on, as in Go; buffer
+  // sizes go to SO_RCVBUF/SO_SNDBUF (the kernel doubles them and caps them at net.core.*mem_max).
+  // The TCP-only ones fail with std::errc::operation_not_supported on a Unix socket.
+  void set_no_delay(bool on);
+  void set_no_delay(bool on, std::error_code& ec) noexcept;
+  void set_keep_alive(bool on);
+  void set_keep_alive(bool on, std::error_code& ec) noexcept;
+  // Idle time before the first probe and between probes (TCP_KEEPIDLE and TCP_KEEPINTVL, as Go).
+  void set_keep_alive_period(std::chrono::seconds period);
+  void set_keep_alive_period(std::chrono::seconds period, std::error_code& ec) noexcept;
+  void set_read_buffer(int bytes);
+  void set_read_buffer(int bytes, std::error_code& ec) noexcept;
+  void set_write_buffer(int bytes);
+  void set_write_buffer(int bytes, std::error_code& ec) noexcept;
 
   explicit conn(detail::netfd_ptr f) noexcept : f_(std::move(f)) {}
 
@@ -121,8 +137,10 @@ class listener {
   conn accept(const context& ctx, std::error_code& ec) noexcept;
 
   std::string addr() const;  // the bound address, with the port the kernel chose for ":0"
-  std::uint16_t port() const;
-  void close() noexcept;     // a pending accept fails with goro::errc::closed
+  std::uint16_t port() const;  // 0 for a Unix listener
+  // A pending accept fails with goro::errc::closed. A Unix listener removes its socket file (not
+  // an abstract "@name"), as Go's does.
+  void close() noexcept;
   bool is_open() const noexcept;
   int native_handle() const noexcept;
 
@@ -142,5 +160,38 @@ conn dial(std::string_view address);
 conn dial(std::string_view address, std::error_code& ec) noexcept;
 conn dial(const context& ctx, std::string_view address);
 conn dial(const context& ctx, std::string_view address, std::error_code& ec) noexcept;
+
+// Go's net.Listen(network, address) and net.Dial(network, address) (net_unix.cpp): network is
+// "tcp", "tcp4", "tcp6" (address as above; tcp4/tcp6 take only that family: an empty host binds
+// 0.0.0.0 or [::]) or "unix": address is a socket file path, or "@name" for Linux's abstract
+// namespace (no file). A Unix listener's file must not exist yet (std::errc::address_in_use, as
+// Go) and is removed by close(). Another network fails with std::errc::invalid_argument ("udp":
+// listen_udp/dial_udp in net_udp.hpp).
+listener listen(std::string_view network, std::string_view address);
+listener listen(std::string_view network, std::string_view address, std::error_code& ec) noexcept;
+conn dial(std::string_view network, std::string_view address);
+conn dial(std::string_view network, std::string_view address, std::error_code& ec) noexcept;
+conn dial(const context& ctx, std::string_view network, std::string_view address);
+conn dial(const context& ctx, std::string_view network, std::string_view address,
+          std::error_code& ec) noexcept;
+
+// Go's net.ListenConfig (net_sockopt.cpp): options set on the listening socket before it binds;
+// connections it accepts inherit the keep-alive and buffer settings (Linux copies them from the
+// listener). listen(address) is listen_config{}.listen("tcp", address).
+struct listen_config {
+  int backlog = 4096;
+  // SO_REUSEPORT: several listeners (each with it set) bind the same address and the kernel
+  // spreads incoming connections among them.
+  bool reuse_port = false;
+  // Keep-alive probes on accepted TCP connections after this idle time, and this often after
+  // (Go's ListenConfig.KeepAlive, whose default is also 15 s). Zero or negative: off (Go: negative).
+  std::chrono::seconds keep_alive{15};
+  int read_buffer = 0;   // SO_RCVBUF; 0: the system's default
+  int write_buffer = 0;  // SO_SNDBUF; 0: the system's default
+
+  listener listen(std::string_view network, std::string_view address) const;
+  listener listen(std::string_view network, std::string_view address,
+                  std::error_code& ec) const noexcept;
+};
 
 }  // namespace goro::net
