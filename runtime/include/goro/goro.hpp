@@ -19,5 +19,6 @@
 #include <goro/runtime/signal.hpp>
 #include <goro/runtime/stats.hpp>
 #include <goro/runtime/sync.hpp>
+#include <goro/runtime/task_set.hpp>
 #include <goro/runtime/time.hpp>
 #include <goro/runtime/weighted_semaphore.hpp>
