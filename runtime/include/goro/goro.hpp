@@ -9,6 +9,7 @@
 #include <goro/runtime/errgroup.hpp>
 #include <goro/runtime/error.hpp>
 #include <goro/runtime/bufio.hpp>
+#include <goro/runtime/exec.hpp>
 #include <goro/runtime/fs.hpp>
 #include <goro/runtime/future_cache.hpp>
 #include <goro/runtime/io.hpp>
