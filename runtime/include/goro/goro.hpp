@@ -14,6 +14,7 @@
 #include <goro/runtime/future_cache.hpp>
 #include <goro/runtime/io.hpp>
 #include <goro/runtime/go.hpp>
+#include <goro/runtime/goexit.hpp>
 #include <goro/runtime/goroutine.hpp>
 #include <goro/runtime/net.hpp>
 #include <goro/runtime/run.hpp>

@@ -140,6 +140,8 @@ class errgroup {
           } else {
             if (std::error_code ec = fn()) s->fail(ec, nullptr);
           }
+        } catch (const goexit_unwind&) {
+          detail::goexit_caught();  // goro::goexit(): ends without failing the group, as in Go
         } catch (...) {
           s->fail({}, std::current_exception());
         }

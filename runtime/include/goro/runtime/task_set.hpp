@@ -99,6 +99,9 @@ class task_set {
           } else {
             it.template emplace<0>((*fn)());
           }
+        } catch (const goexit_unwind&) {
+          detail::goexit_caught();
+          it.template emplace<1>(std::make_exception_ptr(goexit_error()));
         } catch (...) {
           it.template emplace<1>(std::current_exception());
         }
