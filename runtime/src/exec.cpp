@@ -30,6 +30,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <thread>
@@ -443,9 +444,10 @@ std::string cmd::capture(bool combined) {
   start();
   std::string out_text, err_text;
   auto read_all = [](pipe& r, std::string& to) {
-    char buf[16 * 1024];
+    constexpr std::size_t chunk = 16 * 1024;
+    auto buf = std::make_unique<char[]>(chunk);  // not on the coroutine's stack
     std::error_code ec;
-    while (std::size_t n = r.read(buf, sizeof buf, ec)) to.append(buf, n);
+    while (std::size_t n = r.read(buf.get(), chunk, ec)) to.append(buf.get(), n);
     return ec;
   };
   std::error_code out_ec, err_ec;
