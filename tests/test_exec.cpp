@@ -147,6 +147,28 @@ TEST_CASE("exec: a context cancel kills the child with SIGKILL") {
   });
 }
 
+TEST_CASE("exec: signal() and kill() reach the child; after wait() they are an error") {
+  watchdog wd("exec signal call");
+  goro::run([] {
+    auto c = goro::exec::command("sleep", "60");
+    CHECK_THROWS_AS(c.signal(SIGTERM), std::logic_error);  // not started
+    c.start();
+    // From another coroutine while this one waits.
+    goro::go([&c] {
+      goro::sleep_for(std::chrono::milliseconds(10));
+      c.signal(SIGTERM);
+    });
+    goro::exec::exit_status st = c.wait();
+    CHECK(st.signal == SIGTERM);
+    CHECK_THROWS_WITH_AS(c.kill(), "goro::exec::cmd::signal: process already finished",
+                         std::logic_error);
+    auto k = goro::exec::command("sleep", "60");
+    k.start();
+    k.kill();
+    CHECK(k.wait().signal == SIGKILL);
+  });
+}
+
 TEST_CASE("exec: missing programs and misuse are clear errors") {
   watchdog wd("exec errors");
   goro::run([] {

@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <thread>
@@ -229,7 +230,11 @@ struct cmd::impl {
   bool started = false;
   bool waited = false;
   pid_t pid = 0;
+  // Lock order: a leaf. Guards pidfd and `reaped` against a concurrent signal(): wait() closes
+  // the pidfd under it once the child is reaped.
+  std::mutex fd_mu;
   int pidfd = -1;
+  bool reaped = false;
   std::optional<std::stop_callback<killer>> on_cancel;
 
   ~impl() {
@@ -415,7 +420,11 @@ exit_status cmd::wait() {
   const int e = goro::blocking([&] { return reap(pidfd, pid, info); });
   p.waited = true;
   p.on_cancel.reset();  // waits for a kill in progress elsewhere; no kill after this
-  close_fd(p.pidfd);
+  {
+    std::lock_guard g(p.fd_mu);
+    p.reaped = true;
+    close_fd(p.pidfd);
+  }
   if (e) throw std::system_error(errno_code(e), "goro::exec::cmd::wait: waitid");
   exit_status st;
   if (info.si_code == CLD_EXITED) {
@@ -425,6 +434,19 @@ exit_status cmd::wait() {
     st.signal = info.si_status;
   }
   return st;
+}
+
+void cmd::signal(int sig) {
+  impl& p = *p_;
+  if (!p.started) throw std::logic_error("goro::exec::cmd::signal: not started");
+  std::lock_guard g(p.fd_mu);
+  if (p.reaped) throw std::logic_error("goro::exec::cmd::signal: process already finished");
+  int r = p.pidfd >= 0
+              ? static_cast<int>(::syscall(SYS_pidfd_send_signal, p.pidfd, sig, nullptr, 0))
+              : ::kill(p.pid, sig);
+  // ESRCH: it has ended and waits to be reaped; nothing to do, as Go's Signal on a dead process.
+  if (r != 0 && errno != ESRCH)
+    throw std::system_error(errno_code(errno), "goro::exec::cmd::signal");
 }
 
 std::string cmd::capture(bool combined) {

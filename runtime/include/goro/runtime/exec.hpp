@@ -48,6 +48,8 @@
 
 #include <goro/runtime/context.hpp>
 
+#include <signal.h>
+
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -169,6 +171,13 @@ class cmd {
   }
   std::string output();
   std::string combined_output();
+
+  // Sends sig to the child (Go's cmd.Process.Signal / Kill), through its pidfd. After start();
+  // a child already reaped by wait(): std::logic_error ("process already finished", as Go's
+  // os.ErrProcessDone); one that has ended but is not reaped yet gets nothing (no error). May
+  // be called from any coroutine or thread, also while another waits in wait().
+  void signal(int sig);
+  void kill() { signal(SIGKILL); }
 
   int pid() const noexcept;  // after start(); 0 before
 
