@@ -147,7 +147,7 @@ TEST_CASE("exec: a context cancel kills the child with SIGKILL") {
   });
 }
 
-TEST_CASE("exec: signal() and kill() reach the child; after wait() they are an error") {
+TEST_CASE("exec: signal() and kill() reach the child, after wait() they are an error") {
   watchdog wd("exec signal call");
   goro::run([] {
     auto c = goro::exec::command("sleep", "60");

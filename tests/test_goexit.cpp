@@ -63,7 +63,7 @@ TEST_CASE("goexit: go: destructors run, the coroutine ends, nothing after the ca
   });
 }
 
-TEST_CASE("goexit: spawn: get() throws goexit_error; an unobserved one is no panic") {
+TEST_CASE("goexit: spawn: get() throws goexit_error, an unobserved one is no panic") {
   watchdog wd("goexit spawn");
   goro::run([] {
     auto h = goro::spawn([]() -> int { goro::goexit(); });
@@ -99,7 +99,7 @@ TEST_CASE("goexit: errgroup and task_set") {
   });
 }
 
-TEST_CASE("goexit: in the main coroutine goro::run returns 0; on a plain thread it is an error") {
+TEST_CASE("goexit: in the main coroutine goro::run returns 0, on a plain thread it is an error") {
   std::atomic<int> dtors{0};
   int code = goro::run([&]() -> int {
     counted_dtor e{&dtors};

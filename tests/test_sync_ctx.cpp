@@ -144,7 +144,7 @@ TEST_CASE(
   });
 }
 
-TEST_CASE("sync_ctx: try_lock_for with a deadline needs a runtime; an immediate answer does not") {
+TEST_CASE("sync_ctx: try_lock_for with a deadline needs a runtime, an immediate answer does not") {
   goro::mutex mu;
   CHECK(mu.try_lock_for(1s));  // free: no wait, no timer
   std::thread th([&] { CHECK_THROWS_AS((void)mu.try_lock_for(10ms), std::logic_error); });

@@ -114,7 +114,7 @@ TEST_CASE("task_set: an exception comes out of next(), and the set goes on") {
   });
 }
 
-TEST_CASE("task_set: cancel_all cancels the running tasks' context; later tasks get a fresh one") {
+TEST_CASE("task_set: cancel_all cancels the running tasks' context, later tasks get a fresh one") {
   watchdog wd("task_set cancel");
   goro::run([] {
     auto [parent, pcancel] = goro::with_cancel(goro::context());
@@ -146,7 +146,7 @@ TEST_CASE("task_set: cancel_all cancels the running tasks' context; later tasks 
   });
 }
 
-TEST_CASE("task_set: wait() keeps the results; the destructor cancels and joins") {
+TEST_CASE("task_set: wait() keeps the results, the destructor cancels and joins") {
   watchdog wd("task_set dtor");
   goro::run([] {
     {
