@@ -212,6 +212,15 @@ int main(int argc, char** argv) {
       auto h = goro::spawn([]() -> int { throw std::out_of_range("index 9 past the end"); });
       h.wait();
       // h goes out of scope without get(): the error must not vanish.
+    } else if (mode == "goexit_swallowed") {  // a catch (...) that does not rethrow goexit
+      auto h = goro::spawn([] {
+        try {
+          goro::goexit();
+        } catch (...) {
+        }
+        return 1;
+      });
+      (void)h.get();
     } else {
       return 100;
     }

@@ -1,10 +1,12 @@
 // sync.cpp: goro's sync primitives (see goro/runtime/sync.hpp for their contracts).
+#include <goro/runtime/context.hpp>
 #include <goro/runtime/detail/abortable_wait.hpp>
 #include <goro/runtime/sync.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 namespace goro {
 
@@ -46,13 +48,14 @@ bool mutex::spin_acquire(bool was_woken) {
   return false;
 }
 
-void mutex::lock_slow() {
-  if (spin_acquire(false)) return;
+bool mutex::lock_slow(std::int64_t deadline, const std::stop_token* st) {
+  if (spin_acquire(false)) return true;
+  const bool abortable = deadline != no_deadline || st != nullptr;
   bool was_woken = false;   // we were woken to compete (normal mode) and lost to a barger
   bool starving = false;
   std::chrono::steady_clock::time_point since{};
   for (;;) {
-    if (was_woken && spin_acquire(true)) return;
+    if (was_woken && spin_acquire(true)) return true;
     sched::waiter w;
     wait_node n;
     n.w = &w;
@@ -65,7 +68,7 @@ void mutex::lock_slow() {
         if (state_.compare_exchange_weak(s, ns, std::memory_order_acquire,
                                          std::memory_order_relaxed)) {
           q_mu_.unlock();
-          return;
+          return true;
         }
         continue;
       }
@@ -85,7 +88,24 @@ void mutex::lock_slow() {
       q_.push_back(&n);
     q_mu_.unlock();
     if (since == std::chrono::steady_clock::time_point{}) since = std::chrono::steady_clock::now();
-    w.wait("sync.Mutex.Lock");
+    if (!abortable) {
+      w.wait("sync.Mutex.Lock");
+    } else {
+      // Giving up happens only while queued (never while `woken` is ours: a woken waiter always
+      // competes once more, and queues again, clearing `woken`, before it can give up), so the
+      // aborter only has to take the node out and, with the queue empty, clear `waiters` and
+      // `handoff` (an unlock that saw them before finds the queue empty: see unlock_slow).
+      auto abort = [&]() noexcept {
+        sched::spin_guard g(q_mu_);
+        if (!n.queued) return false;  // an unlock has it (hand-off or woken to compete)
+        q_.remove(&n);
+        if (q_.empty()) state_.fetch_and(~(waiters | handoff), std::memory_order_relaxed);
+        return true;
+      };
+      if (detail::wait_abortable(w, "sync.Mutex.Lock", deadline, st ? *st : std::stop_token(),
+                                 abort))
+        return false;
+    }
     bool waited_long = std::chrono::steady_clock::now() - since > starvation_threshold;
     if (n.ok) {
       // Hand-off: the unlocker made us the owner. As in Go, hand-off mode ends as soon as a
@@ -95,11 +115,25 @@ void mutex::lock_slow() {
         sched::spin_guard g(q_mu_);
         state_.fetch_and(~handoff, std::memory_order_relaxed);
       }
-      return;
+      return true;
     }
     was_woken = true;
     starving = starving || waited_long;
   }
+}
+
+bool mutex::try_lock_until(std::chrono::steady_clock::time_point t) {
+  if (try_lock()) return true;
+  return lock_slow(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(), nullptr);
+}
+
+std::error_code mutex::lock(const context& ctx) {
+  if (std::error_code e = ctx.err()) return e;
+  if (try_lock()) return {};
+  const std::stop_token st = ctx.stop_token();  // may allocate: before anything is queued
+  if (lock_slow(no_deadline, &st)) return {};
+  return ctx.err();
 }
 
 void mutex::unlock_slow() {
@@ -121,9 +155,16 @@ void mutex::unlock_slow() {
   q_mu_.lock();
   s = state_.load(std::memory_order_relaxed);
   wait_node* n = q_.pop_claimed();
-  if (!n) {  // cannot happen: `waiters` is set only with a queued node
+  if (!n) {
+    // The waiters we saw gave up (a timed or context-aware lock) after our look at the word; the
+    // last of them cleared `waiters` and `handoff` under q_mu_. Just release.
+    if (s & waiters) {
+      q_mu_.unlock();
+      fatal("sync: mutex state corrupt (waiters bit without waiters)");
+    }
+    state_.store(s & ~(locked | handoff), std::memory_order_release);
     q_mu_.unlock();
-    fatal("sync: mutex state corrupt (waiters bit without waiters)");
+    return;
   }
   if (s & handoff) {
     // Ownership passes to n: `locked` stays set. The release store and the wake publish our
@@ -219,30 +260,34 @@ void shared_mutex::unlock_shared() {
 
 // ==== condition_variable ==========================================================================
 
+// The prologue both waits share: check the lock, queue n, then release the lock (in that order,
+// so that no notify can slip between the release and the queueing).
+void condition_variable::enqueue_and_unlock(std::unique_lock<mutex>& lk, detail::wait_node& n,
+                                            const char* who) {
+  if (!lk.owns_lock())
+    throw std::logic_error(std::string("goro::condition_variable::") + who + ": lock not held");
+  {
+    sched::spin_guard g(mu_);
+    q_.push_back(&n);
+  }
+  lk.unlock();
+}
+
 void condition_variable::wait(std::unique_lock<mutex>& lk) {
-  if (!lk.owns_lock()) throw std::logic_error("goro::condition_variable::wait: lock not held");
   sched::waiter w;
   wait_node n;
   n.w = &w;
-  {
-    sched::spin_guard g(mu_);
-    q_.push_back(&n);  // queued before the mutex is released: no notify can slip between
-  }
-  lk.unlock();
+  enqueue_and_unlock(lk, n, "wait");
   w.wait("sync.Cond.Wait");
   lk.lock();
 }
 
-std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lk, std::chrono::steady_clock::time_point t) {
-  if (!lk.owns_lock()) throw std::logic_error("goro::condition_variable::wait_until: lock not held");
+std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lk,
+                                              std::chrono::steady_clock::time_point t) {
   sched::waiter w;
   wait_node n;
   n.w = &w;
-  {
-    sched::spin_guard g(mu_);
-    q_.push_back(&n);  // queued before the mutex is released: no notify can slip between
-  }
-  lk.unlock();
+  enqueue_and_unlock(lk, n, "wait_until");
   auto abort = [&]() noexcept {
     sched::spin_guard g(mu_);
     if (!n.queued) return false;  // a notify has it
@@ -352,6 +397,43 @@ void wait_group::wait() {
     q_.push_back(&n);
   }
   w.wait("sync.WaitGroup.Wait");
+}
+
+std::error_code wait_group::wait(const context& ctx) {
+  if (std::error_code e = ctx.err()) return e;
+  if ((state_.load(std::memory_order_acquire) >> 32) == 0) return {};
+  const std::stop_token st = ctx.stop_token();  // may allocate: before anything is queued
+  sched::waiter w;
+  wait_node n;
+  n.w = &w;
+  {
+    sched::spin_guard g(mu_);
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    do {
+      if ((s >> 32) == 0) return {};
+    } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                           std::memory_order_acquire));
+    q_.push_back(&n);
+  }
+  // Unregistering is one CAS on the word that the add() reaching zero changes with its
+  // fetch_add: either we leave first (that add() then counts one waiter fewer, and never
+  // looks for our node), or the counter is zero already and that add() has counted us: then
+  // we stay and it wakes us (it may touch *this until it has, so we must not return first: our
+  // caller could destroy the wait_group).
+  auto abort = [&]() noexcept {
+    sched::spin_guard g(mu_);
+    if (!n.queued) return false;
+    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    do {
+      if ((s >> 32) == 0) return false;  // the zeroing add() is on its way to wake us
+    } while (!state_.compare_exchange_weak(s, s - 1, std::memory_order_relaxed,
+                                           std::memory_order_relaxed));
+    q_.remove(&n);
+    return true;
+  };
+  if (detail::wait_abortable(w, "sync.WaitGroup.Wait", detail::no_wait_deadline, st, abort))
+    return ctx.err();
+  return {};
 }
 
 // ==== semaphore ===================================================================================

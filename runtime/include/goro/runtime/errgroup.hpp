@@ -14,6 +14,7 @@
 //
 //   goro::errgroup bounded;
 //   bounded.set_limit(4);                        // go() parks while 4 are running
+//   if (!bounded.try_go(f)) ...                  // try_go() does not: false, f not started
 //
 // Semantics are Go's:
 //   - go(f) runs f() in a new coroutine. f returns void (failure: an exception escaping it) or
@@ -28,6 +29,9 @@
 //     are running (n == 0: go() blocks forever, as in Go). Negative: no limit (the default).
 //     Changing the limit while coroutines started under a limit still run throws
 //     std::logic_error (Go panics).
+//   - try_go(f) (Go's TryGo): starts f as go() does if fewer than the limit are running (always,
+//     without a limit) and returns true; returns false and drops f, never parking, when the
+//     limit is reached (n == 0: always false).
 //   - errgroup() has a context too: a child of background, so ctx() is always usable.
 //
 // The group's state is shared with its coroutines, so they may outlive the errgroup object (a
@@ -66,33 +70,19 @@ class errgroup {
 
   template <class F>
   void go(F&& f) {
-    using fn_t = std::decay_t<F>;
-    using R = std::invoke_result_t<fn_t&>;
-    static_assert(std::is_void_v<R> || std::is_same_v<R, std::error_code>,
-                  "goro::errgroup::go: the function must return void or std::error_code");
+    check_fn<F>();
     std::shared_ptr<semaphore> sem = s_->sem;  // the limiter this coroutine holds a token of
     if (sem) sem->acquire();                   // parks while the limit is reached
-    s_->wg.add(1);
-    try {
-      goro::go([s = s_, sem, fn = fn_t(std::forward<F>(f))]() mutable noexcept {
-        try {
-          if constexpr (std::is_void_v<R>) {
-            fn();
-          } else {
-            if (std::error_code ec = fn()) s->fail(ec, nullptr);
-          }
-        } catch (...) {
-          s->fail({}, std::current_exception());
-        }
-        // Go's order: give the token back, then done(). s keeps the state alive through both.
-        if (sem) sem->release();
-        s->wg.done();
-      });
-    } catch (...) {  // the coroutine could not be started (no runtime, no memory)
-      if (sem) sem->release();
-      s_->wg.done();
-      throw;
-    }
+    start(std::forward<F>(f), std::move(sem));
+  }
+
+  template <class F>
+  bool try_go(F&& f) {
+    check_fn<F>();
+    std::shared_ptr<semaphore> sem = s_->sem;
+    if (sem && !sem->try_acquire()) return false;
+    start(std::forward<F>(f), std::move(sem));
+    return true;
   }
 
   void set_limit(int n) {
@@ -129,6 +119,43 @@ class errgroup {
   }
 
  private:
+  template <class F>
+  static void check_fn() {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    static_assert(std::is_void_v<R> || std::is_same_v<R, std::error_code>,
+                  "goro::errgroup::go: the function must return void or std::error_code");
+  }
+
+  // Starts f holding one token of sem (null: no limit), which the coroutine gives back.
+  template <class F>
+  void start(F&& f, std::shared_ptr<semaphore> sem) {
+    using fn_t = std::decay_t<F>;
+    using R = std::invoke_result_t<fn_t&>;
+    s_->wg.add(1);
+    try {
+      goro::go([s = s_, sem, fn = fn_t(std::forward<F>(f))]() mutable noexcept {
+        try {
+          if constexpr (std::is_void_v<R>) {
+            fn();
+          } else {
+            if (std::error_code ec = fn()) s->fail(ec, nullptr);
+          }
+        } catch (const goexit_unwind&) {
+          detail::goexit_caught();  // goro::goexit(): ends without failing the group, as in Go
+        } catch (...) {
+          s->fail({}, std::current_exception());
+        }
+        // Go's order: give the token back, then done(). s keeps the state alive through both.
+        if (sem) sem->release();
+        s->wg.done();
+      });
+    } catch (...) {  // the coroutine could not be started (no runtime, no memory)
+      if (sem) sem->release();
+      s_->wg.done();
+      throw;
+    }
+  }
+
   struct state {
     wait_group wg;
     cancel_func cancel;

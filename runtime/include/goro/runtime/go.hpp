@@ -7,6 +7,7 @@
 // Share state through channels, shared_ptr, or objects that provably outlive the coroutine.
 #pragma once
 
+#include <goro/runtime/goexit.hpp>
 #include <goro/sched/sched.hpp>
 
 #include <atomic>
@@ -38,7 +39,18 @@ struct go_task final : sched::task, sched::pooled {
   std::tuple<Args...> args;
   template <class G, class... A>
   explicit go_task(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
-  void run() override { std::apply(fn, std::move(args)); }
+  void run() override {
+    try {
+      std::apply(fn, std::move(args));
+    } catch (const goexit_unwind&) {
+      detail::goexit_caught();  // goro::goexit(): the destructors have run; end quietly
+      return;
+    } catch (...) {
+      detail::goexit_check();
+      throw;
+    }
+    detail::goexit_check();
+  }
   // fail(): the default, an unrecovered panic.
   void release() noexcept override { delete this; }
 };
@@ -88,7 +100,7 @@ class join_state : public sched::task, public sched::pooled {
   // An exception nobody observed through get() is a panic, as in Go: it must not vanish.
   void unref() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    if (error_ && !observed_) sched::panic(error_, co_id_, co_name_.c_str());
+    if (error_ && !observed_ && !goexited_) sched::panic(error_, co_id_, co_name_.c_str());
     delete this;
   }
 
@@ -99,6 +111,7 @@ class join_state : public sched::task, public sched::pooled {
   std::optional<value_type> value_;
   std::exception_ptr error_;
   bool observed_ = false;
+  bool goexited_ = false;  // error_ is a goexit_error: not a panic when nobody looks
   std::uint64_t co_id_ = 0;
   std::string co_name_;
 
@@ -114,11 +127,22 @@ struct spawn_task final : join_state<T> {
   template <class G, class... A>
   explicit spawn_task(G&& g, A&&... a) : fn(std::forward<G>(g)), args(std::forward<A>(a)...) {}
   void run() override {
-    if constexpr (std::is_void_v<T>) {
-      std::apply(fn, std::move(args));
-    } else {
-      this->value_.emplace(std::apply(fn, std::move(args)));
+    try {
+      if constexpr (std::is_void_v<T>) {
+        std::apply(fn, std::move(args));
+      } else {
+        this->value_.emplace(std::apply(fn, std::move(args)));
+      }
+    } catch (const goexit_unwind&) {
+      detail::goexit_caught();
+      this->error_ = std::make_exception_ptr(goexit_error());
+      this->goexited_ = true;
+      return;
+    } catch (...) {
+      detail::goexit_check();
+      throw;
     }
+    detail::goexit_check();
   }
 };
 

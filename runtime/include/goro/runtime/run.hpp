@@ -1,6 +1,7 @@
 // goro/runtime/run.hpp: starting the runtime.
 #pragma once
 
+#include <goro/runtime/goexit.hpp>
 #include <goro/sched/sched.hpp>
 
 #include <cstddef>
@@ -27,11 +28,21 @@ struct main_task final : sched::task {
   template <class G>
   explicit main_task(G&& g) : fn(std::forward<G>(g)) {}  // main given as an lvalue is copied
   void run() override {
-    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
-      std::invoke(fn);
-    } else {
-      code = static_cast<int>(std::invoke(fn));
+    try {
+      if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+        std::invoke(fn);
+      } else {
+        code = static_cast<int>(std::invoke(fn));
+      }
+    } catch (const goexit_unwind&) {
+      detail::goexit_caught();  // goexit() in main: main ends as if it returned 0
+      code = 0;
+      return;
+    } catch (...) {
+      detail::goexit_check();
+      throw;
     }
+    detail::goexit_check();
   }
   void fail(std::exception_ptr e) noexcept override { error = e; }
   void release() noexcept override {}

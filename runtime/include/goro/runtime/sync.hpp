@@ -20,10 +20,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <mutex>
+#include <stop_token>
+#include <system_error>
 #include <utility>
 
 namespace goro {
+
+class context;
 
 // A mutual exclusion lock (Go's sync.Mutex), not recursive, not tied to a coroutine: as in Go,
 // one coroutine may lock it and another unlock it.
@@ -55,6 +60,21 @@ class mutex {
     }
     return false;
   }
+  // Timed and context-aware locks (std::timed_mutex's names; lock(ctx) in the style of
+  // weighted_semaphore::acquire). try_lock_until: true once locked, false if t passed first (a
+  // lock won at the deadline counts). lock(ctx): {} once locked, ctx.err() if ctx ends first
+  // (nothing held then); a ctx already done fails at once, even with the mutex free, as
+  // weighted_semaphore::acquire does; a lock granted at the moment ctx ends is kept ({}).
+  // A waiter that gives up leaves the queue and the mutex's state as if it had never queued.
+  // Both go through detail::wait_abortable: a deadline that has to be waited for needs a running
+  // runtime (std::logic_error otherwise); lock(ctx) works on plain threads too.
+  bool try_lock_until(std::chrono::steady_clock::time_point t);
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
+    return try_lock_until(std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+  }
+  std::error_code lock(const context& ctx);
   void unlock() {
     std::uint32_t e = locked;
     if (GORO_LIKELY(state_.compare_exchange_strong(e, 0, std::memory_order_release,
@@ -74,7 +94,10 @@ class mutex {
   static constexpr std::uint32_t locked = 1, waiters = 2, woken = 4, handoff = 8;
 
   bool spin_acquire(bool was_woken);
-  void lock_slow();
+  void lock_slow() { (void)lock_slow(no_deadline, nullptr); }
+  // False: the deadline (sched::now_ns() scale) passed or *st was stop-requested first.
+  bool lock_slow(std::int64_t deadline, const std::stop_token* st);
+  static constexpr std::int64_t no_deadline = std::numeric_limits<std::int64_t>::max();
   void unlock_slow();
 
   std::atomic<std::uint32_t> state_{0};
@@ -144,6 +167,8 @@ class condition_variable {
   void notify_all() noexcept;
 
  private:
+  void enqueue_and_unlock(std::unique_lock<mutex>& lk, detail::wait_node& n, const char* who);
+
   sched::spin_lock mu_{sched::lock_rank::condition_variable};
   detail::wait_queue q_ GORO_GUARDED_BY(mu_);
 };
@@ -194,6 +219,9 @@ class wait_group {
   void add(std::int64_t delta = 1);
   void done() { add(-1); }
   void wait();
+  // Waits until the counter is zero ({}) or ctx ends (ctx.err(); the waiter is unregistered, as
+  // if it had never waited). A ctx already done fails at once, as weighted_semaphore::acquire.
+  std::error_code wait(const context& ctx);
   std::int64_t count() const noexcept {
     return static_cast<std::int32_t>(state_.load(std::memory_order_acquire) >> 32);
   }
