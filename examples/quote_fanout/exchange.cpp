@@ -290,6 +290,8 @@ void exchange::session::pump() {
   steady::time_point start{};
   std::uint64_t sent = 0;    // quotes made or dropped: the schedule
   std::uint64_t made = 0;    // quotes made
+  // A write that takes longer than this was held up by the client, not by our own scheduling.
+  constexpr auto stall = 20ms;
   char stamp[32];
   for (;;) {
     if (ctx.is_done()) return;
@@ -322,13 +324,6 @@ void exchange::session::pump() {
         }
         due = 0;
       }
-      // Late by more than a batch (a stall): the rest of the backlog is dropped, counted.
-      if (paced && due > batch_max) {
-        fs.counters().slow_reader_drops += due - batch_max;
-        ex->n_.slow_drops.fetch_add(due - batch_max, std::memory_order_relaxed);
-        sent += due - batch_max;
-        due = batch_max;
-      }
       if (due > 0) {
         std::string& out = fs.output();
         const std::string_view ts(stamp, fix::format_utc_timestamp(stamp, utc));
@@ -358,7 +353,20 @@ void exchange::session::pump() {
       }
     }
     const bool other_writer = writing;
-    if (!kick(lk)) return;
+    const auto before_write = steady::now();
+    const bool wrote = kick(lk);
+    if (paced && start != steady::time_point{} && steady::now() - before_write > stall) {
+      // The write was held up by the client (a full socket): what fell due meanwhile is dropped,
+      // counted, instead of sent late in a burst above the rate.
+      const double elapsed = std::chrono::duration<double>(steady::now() - start).count();
+      const auto target = static_cast<std::uint64_t>(elapsed * o.rate);
+      if (target > sent) {
+        fs.counters().slow_reader_drops += target - sent;
+        ex->n_.slow_drops.fetch_add(target - sent, std::memory_order_relaxed);
+        sent = target;
+      }
+    }
+    if (!wrote) return;
     const std::int64_t t = fs.next_timer_ns();
     if (t != INT64_MAX) wake = std::min(wake, now + std::chrono::nanoseconds(std::max<std::int64_t>(t - utc, 0)));
     if (wake == steady::time_point::max()) wake = now + 1h;

@@ -462,3 +462,84 @@ TEST_CASE("exchange: stop() logs every session out and joins everything") {
   });
   CHECK(rc == 0);
 }
+
+TEST_CASE("exchange: a reconnect resumes the session's sequence numbers; starting over at 1 is too low") {
+  const int rc = goro::run([] {
+    qf::exchange ex({.listen = "127.0.0.1:0", .symbols = 20, .seed = 1, .rate = 0, .quote_limit = 10});
+    ex.start();
+    const qf::universe u(20, 1);
+    std::uint64_t our_next = 0, their_last = 0;
+    {
+      client cl(ex.addr(), "RECON");
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      checker ck(u, 1, "RECON");
+      ck.want_seq = 1;
+      while (ck.quotes < 10) {
+        REQUIRE(cl.next());
+        ck.check(cl.m);
+      }
+      their_last = ck.want_seq - 1;
+      our_next = cl.seq;
+    }  // the connection drops without a Logout
+    // The exchange notices (end of stream) and frees the identity.
+    for (int k = 0; k < 200 && ex.stats().sessions_active != 0; ++k) goro::sleep_for(5ms);
+    {
+      client cl(ex.addr(), "RECON");
+      cl.seq = our_next;
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      REQUIRE(cl.next());
+      CHECK(cl.m.type() == fix::msg_type::logon);
+      CHECK(cl.m.seq() == their_last + 1);  // resumed, not 1
+      cl.send(fix::logout{});
+      while (cl.next() && cl.m.type() != fix::msg_type::logout) {
+      }
+    }
+    for (int k = 0; k < 200 && ex.stats().sessions_active != 0; ++k) goro::sleep_for(5ms);
+    {
+      client cl(ex.addr(), "RECON");  // a client that forgot its numbers
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      bool logout = false;
+      std::string text;
+      while (cl.next()) {
+        if (cl.m.type() == fix::msg_type::logout) {
+          logout = true;
+          fix::logout lo;
+          REQUIRE_FALSE(fix::decode(cl.m, lo));
+          text = lo.text;
+        }
+      }
+      CHECK(logout);
+      CHECK(text.find("MsgSeqNum too low, expecting") == 0);
+    }
+    ex.stop();
+    CHECK(ex.stats().session.seq_too_low == 1);
+    CHECK(others_alive() == 0);
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("exchange: a client that stops reading: quotes drop (counted), then the write deadline ends it") {
+  const int rc = goro::run([] {
+    qf::exchange ex({.listen = "127.0.0.1:0", .symbols = 50, .seed = 1, .rate = 50000,
+                     .write_timeout = std::chrono::milliseconds(300)});
+    ex.start();
+    {
+      client cl(ex.addr(), "SLOW");
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      REQUIRE(cl.next());
+      // Stop reading: the socket buffers fill, the exchange's write blocks, the deadline ends it.
+      const auto t0 = steady::now();
+      while (ex.stats().sessions_active != 0 && steady::now() - t0 < 20s) goro::sleep_for(20ms);
+      CHECK(ex.stats().sessions_active == 0);
+    }
+    ex.stop();
+    const auto s = ex.stats();
+    MESSAGE("slow reader: " << s.quotes_sent << " quotes sent, " << s.slow_reader_drops << " dropped");
+    CHECK(s.slow_reader_drops > 0);
+    CHECK(s.session.slow_reader_drops == s.slow_reader_drops);
+    CHECK(others_alive() == 0);
+    return 0;
+  });
+  CHECK(rc == 0);
+}
