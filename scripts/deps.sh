@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages goro needs, only those that are missing.
-#   scripts/deps.sh            build + test dependencies (clang: the ThreadSanitizer build; both
+#   scripts/deps.sh            build + test dependencies (clang: the ThreadSanitizer build; QuickFIX:
+#                              the FIX interoperability test of examples/quote_fanout; both
 #                              generators the tests use: Ninja and Unix Makefiles)
 #   scripts/deps.sh --bench    plus the benchmark peers (Go, Boost.Fiber)
 set -euo pipefail
-pkgs=(cmake g++ make ninja-build pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev)
+pkgs=(cmake g++ make ninja-build pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev libquickfix-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(golang-go libboost-fiber-dev python3 gnuplot-nox)
 fi

@@ -178,12 +178,15 @@ void session::on_logon(const message& m, std::int64_t now_ns) {
   }
   if (m.target() != cfg_.local || (!cfg_.remote.empty() && m.sender() != cfg_.remote)) {
     ++n_.comp_id_errors;
-    if (!cfg_.initiator) remote_.assign(m.sender());
     const bool target = m.target() != cfg_.local;
-    end_with_logout(std::string("Logon refused: ") + (target ? "TargetCompID " : "SenderCompID ") +
-                        std::string(target ? m.target() : m.sender()) + " is not " +
-                        (target ? cfg_.local : cfg_.remote),
-                    now_ns);
+    const std::string why = std::string("Logon refused: ") + (target ? "TargetCompID " : "SenderCompID ") +
+                            std::string(target ? m.target() : m.sender()) + " is not " +
+                            (target ? cfg_.local : cfg_.remote);
+    // An acceptor has no session to answer in (anything it sent would carry CompIDs the peer
+    // does not expect: QuickFIX rejects such a Logout as a CompID problem): it disconnects
+    // without a word, as QuickFIX's acceptor does. An initiator says why before it leaves.
+    if (cfg_.initiator) end_with_logout(why, now_ns);
+    else finish(why);
     return;
   }
   if (!cfg_.initiator) {

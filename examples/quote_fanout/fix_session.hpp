@@ -16,8 +16,8 @@
 //     process's lifetime, so a reconnect resumes where the last connection stopped. One live
 //     session per identity: a second Logon for it is refused with a Logout.
 //   - Logon: the first message must be a Logon (else disconnect without a word). Its TargetCompID
-//     must be our CompID (and its SenderCompID the configured remote, if one is set), else
-//     Logout and disconnect. ResetSeqNumFlag=Y resets both directions to 1 (also mid-session).
+//     must be our CompID (and its SenderCompID the configured remote, if one is set), else the
+//     acceptor disconnects without a word (reason() says why), the initiator after a Logout. ResetSeqNumFlag=Y resets both directions to 1 (also mid-session).
 //     An acceptor answers with a Logon (same HeartBtInt, ResetSeqNumFlag echoed).
 //   - MsgSeqNum: equal to the expected number: processed. Higher: a gap: ResendRequest
 //     (BeginSeqNo = expected, EndSeqNo = 0) once, and the message (and every later one) is held,
