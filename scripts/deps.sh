@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages goro needs, only those that are missing.
-#   scripts/deps.sh            build + test dependencies (clang: the ThreadSanitizer build; QuickFIX:
-#                              the FIX interoperability test of examples/quote_fanout; both
+#   scripts/deps.sh            build + test dependencies (clang: the ThreadSanitizer build; both
 #                              generators the tests use: Ninja and Unix Makefiles)
 #   scripts/deps.sh --bench    plus the benchmark peers (Go, Boost.Fiber)
 set -euo pipefail
