@@ -4,7 +4,7 @@
 #                              generators the tests use: Ninja and Unix Makefiles)
 #   scripts/deps.sh --bench    plus the benchmark peers (Go, Boost.Fiber)
 set -euo pipefail
-pkgs=(cmake g++ make ninja-build pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev)
+pkgs=(cmake g++ make ninja-build pkg-config libboost-context-dev liburing-dev doctest-dev clang libclang-rt-14-dev libquickfix-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(golang-go libboost-fiber-dev python3 gnuplot-nox)
 fi

@@ -18,11 +18,6 @@ namespace qf {
 namespace {
 using steady = std::chrono::steady_clock;
 
-std::string_view to_chars_view(char* buf, std::size_t cap, char prefix, std::uint64_t v) {
-  buf[0] = prefix;
-  char* e = std::to_chars(buf + 1, buf + cap, v).ptr;
-  return {buf, static_cast<std::size_t>(e - buf)};
-}
 }  // namespace
 
 struct exchange::session {
@@ -33,19 +28,27 @@ struct exchange::session {
   goro::context ctx;
   goro::cancel_func cancel;
 
-  // The write side: the sequence number, the market, the socket's writes and the output buffer.
-  goro::mutex wmu;
+  // mu guards everything below up to `wbuf` (the session state machine, its output, the market,
+  // the writer flag). Never held across a socket write (see exchange.hpp, WRITE PATH).
+  goro::mutex mu;
+  fix::session fs;
   market mkt;
-  std::uint64_t out_seq = 1;
-  std::string out;
-  std::string client_id;           // the client's SenderCompID, our TargetCompID
-  std::int64_t heartbeat_s = 30;   // agreed at logon; 0: none
-  steady::time_point last_tx;
-  std::atomic<bool> closing{false};  // no more quotes: a Logout was sent or the session is ending
+  bool writing = false;            // a coroutine is writing wbuf (it alone touches wbuf)
+  std::uint64_t counted_out = 0;   // fs.counters().messages_out already added to n_.sent
   std::uint64_t orders = 0;
+  fix::error_counters* errs = nullptr;  // the reader's (its framer's)
+  std::string wbuf;
+  std::atomic<bool> ending{false};  // the session is over: writes get a short deadline
+
+  // A copy of fs.counters() for stats(), refreshed after every batch (pub_mu: a leaf lock).
+  goro::sched::spin_lock pub_mu;
+  fix::session_counters pub;
+  bool merged = false;  // pub is in the exchange's totals (guarded by ex->mu_)
 
   session(exchange* e, std::uint64_t i, goro::net::conn conn)
-      : ex(e), id(i), c(std::move(conn)), mkt(e->universe_, e->opt_.seed) {
+      : ex(e), id(i), c(std::move(conn)),
+        fs(config(e->opt_), e->store_, fix::utc_now_ns()),
+        mkt(e->universe_, e->opt_.seed) {
     try {
       peer = c.remote_addr();
     } catch (const std::exception&) {
@@ -54,44 +57,69 @@ struct exchange::session {
     auto [cx, cn] = goro::with_cancel(e->ctx_);
     ctx = std::move(cx);
     cancel = std::move(cn);
-    out.reserve(e->opt_.batch_bytes + 4096);
+    wbuf.reserve(e->opt_.batch_bytes + 4096);
+  }
+
+  static fix::session_config config(const exchange_options& o) {
+    fix::session_config c;
+    c.local = o.comp_id;
+    c.logon_timeout_ns = std::chrono::nanoseconds(o.logon_timeout).count();
+    return c;
   }
 
   void log(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-  fix::header hdr() {
-    return fix::header{ex->opt_.comp_id, client_id, out_seq++, fix::utc_now_ns()};
-  }
-
-  // Writes what is in out (under wmu). False when the connection failed: the session ends.
-  // Never cut short by the session's context (a half-written message would reach the client):
-  // a session that ends sets a write deadline instead.
-  bool flush(std::size_t messages) {
-    std::error_code ec;
-    c.write_all(out.data(), out.size(), ec);
-    if (!ec) {
-      ex->n_.bytes_out.fetch_add(out.size(), std::memory_order_relaxed);
-      ex->n_.sent.fetch_add(messages, std::memory_order_relaxed);
-      last_tx = steady::now();
+  // Writes what the state machine queued, if no one else is writing (called with mu held; it is
+  // released around each write). False when the connection failed: the session ends.
+  bool kick(std::unique_lock<goro::mutex>& lk) {
+    if (writing) return true;
+    writing = true;
+    bool ok = true;
+    while (!fs.output().empty()) {
+      const fix::session_counters& k = fs.counters();
+      ex->n_.sent.fetch_add(k.messages_out - counted_out, std::memory_order_relaxed);
+      counted_out = k.messages_out;
+      {
+        goro::sched::spin_guard g(pub_mu);
+        pub = k;
+      }
+      wbuf.clear();
+      wbuf.swap(fs.output());
+      lk.unlock();
+      const auto limit = ending ? std::chrono::milliseconds(1000) : ex->opt_.write_timeout;
+      c.set_write_deadline(steady::now() + limit);
+      std::error_code ec;
+      c.write_all(wbuf.data(), wbuf.size(), ec);
+      lk.lock();
+      if (ec) {
+        if (ec == goro::errc::io_timeout) {
+          log("a write took over %lld ms (a slow reader): ending the session",
+              static_cast<long long>(limit.count()));
+          fs.abort("write timeout: the client does not read");
+        } else {
+          if (ec != goro::errc::closed) log("write: %s", ec.message().c_str());
+          fs.abort("write: " + ec.message());
+        }
+        fs.output().clear();
+        ok = false;
+        break;
+      }
+      ex->n_.bytes_out.fetch_add(wbuf.size(), std::memory_order_relaxed);
     }
-    out.clear();
-    if (ec && ec != goro::errc::closed) log("write: %s", ec.message().c_str());
-    return !ec;
+    writing = false;
+    if (!ok) cancel();  // the reader's read and the pump end too
+    return ok;
   }
 
-  // Encodes one message with the next sequence number and writes it (under wmu).
-  template <class M>
-  bool send(const M& m) {
-    out.clear();
-    fix::encode(out, hdr(), m);
-    return flush(1);
+  void publish() {
+    goro::sched::spin_guard g(pub_mu);
+    pub = fs.counters();
   }
 
   void serve();
-  bool await_logon(fix::framer& fr, fix::message& m);
-  bool handle(fix::message& m, bool& logged_out, fix::error_counters& errs);
-  void on_order(const fix::message& m, fix::error_counters& errs);
-  void write_quotes();
+  fix::error on_app(const fix::message& m);
+  void on_order(const fix::message& m, const fix::new_order_single& o);
+  void pump();
 };
 
 void exchange::session::log(const char* fmt, ...) {
@@ -108,55 +136,8 @@ void exchange::session::log(const char* fmt, ...) {
 
 // ---- the reader ---------------------------------------------------------------------------------
 
-bool exchange::session::await_logon(fix::framer& fr, fix::message& m) {
-  c.set_read_deadline(steady::now() + ex->opt_.logon_timeout);
-  for (;;) {
-    const std::span<char> room = fr.prepare();
-    std::error_code ec;
-    const std::size_t n = c.read(ctx, room.data(), room.size(), ec);
-    if (ec || n == 0) {
-      if (ec == goro::errc::io_timeout) log("no Logon within the logon timeout");
-      return false;
-    }
-    ex->n_.bytes_in.fetch_add(n, std::memory_order_relaxed);
-    fr.commit(n);
-    for (;;) {
-      const fix::framer::result r = fr.next();
-      if (r.st == fix::framer::status::need_more) break;
-      if (r.st == fix::framer::status::error) {
-        log("before Logon: %s", r.err.message().c_str());
-        return false;
-      }
-      if (auto e = m.parse(r.f)) {
-        fr.errors().add(e.code);
-        log("before Logon: %s", e.message().c_str());
-        return false;
-      }
-      ex->n_.received.fetch_add(1, std::memory_order_relaxed);
-      fix::logon lg;
-      if (m.type() != fix::msg_type::logon) {
-        log("the first message is a %s, not a Logon", fix::to_string(m.type()));
-        return false;
-      }
-      if (auto e = fix::decode(m, lg)) {
-        fr.errors().add(e.code);
-        log("Logon: %s", e.message().c_str());
-        return false;
-      }
-      client_id.assign(m.sender());
-      heartbeat_s = std::clamp<std::int64_t>(lg.heartbeat_interval_s, 0, 3600);
-      std::lock_guard lk(wmu);
-      fix::logon reply;
-      reply.heartbeat_interval_s = heartbeat_s;
-      reply.reset_seq_num = lg.reset_seq_num;
-      return send(reply);
-    }
-  }
-}
-
 void exchange::session::serve() {
   fix::framer fr;
-  fix::message m;
   struct merge_errors {
     session* s;
     fix::framer& fr;
@@ -166,156 +147,103 @@ void exchange::session::serve() {
     }
   } merge{this, fr};
 
-  if (!await_logon(fr, m)) return;
-  ex->n_.logged_on.fetch_add(1, std::memory_order_relaxed);
-  log("logged on as %s, HeartBtInt %lld", client_id.c_str(), static_cast<long long>(heartbeat_s));
-  std::uint64_t in_seq = m.seq() + 1;
-
-  auto writer = goro::spawn(goro::spawn_options{.name = "fix quotes"}, [this] { write_quotes(); });
-
-  // The silence allowed before a TestRequest, and after it before giving up.
-  const auto grace = heartbeat_s > 0 ? std::chrono::milliseconds(heartbeat_s * 1500) : 0ms;
-  bool test_request_out = false;
-  bool logged_out = false;
-  auto rearm = [&] {
-    c.set_read_deadline(grace > 0ms ? steady::now() + grace : goro::net::time_point{});
-  };
-  rearm();
+  errs = &fr.errors();
+  // Before the Logon the read deadline is the logon timeout; after it, the pump runs the
+  // session's timers (Heartbeat, TestRequest) and the quotes.
+  c.set_read_deadline(steady::now() + ex->opt_.logon_timeout);
+  goro::join_handle<void> pumper;
+  bool logged_on = false;
   for (;;) {
-    // The frames already buffered first (the Logon may have come with more behind it).
-    bool got = false, over = false;
-    for (;;) {
-      const fix::framer::result r = fr.next();
-      if (r.st == fix::framer::status::need_more) break;
-      if (r.st == fix::framer::status::error) {
-        log("%s", r.err.message().c_str());
-        continue;
-      }
-      if (auto e = m.parse(r.f)) {
-        fr.errors().add(e.code);
-        log("%s", e.message().c_str());
-        continue;
-      }
-      ex->n_.received.fetch_add(1, std::memory_order_relaxed);
-      got = true;
-      if (m.seq() != in_seq) {
-        ex->n_.seq_gaps.fetch_add(1, std::memory_order_relaxed);
-        log("MsgSeqNum %llu, expected %llu", static_cast<unsigned long long>(m.seq()),
-            static_cast<unsigned long long>(in_seq));
-      }
-      in_seq = m.seq() + 1;
-      if (!handle(m, logged_out, fr.errors()) || logged_out) {
-        over = true;
-        break;
-      }
-    }
-    if (over) break;
-    if (got) {
-      test_request_out = false;
-      rearm();
-    }
     const std::span<char> room = fr.prepare();
     std::error_code ec;
     const std::size_t n = c.read(ctx, room.data(), room.size(), ec);
-    if (ec == goro::errc::io_timeout) {
-      if (test_request_out) {
-        log("no answer to a TestRequest: closing");
-        break;
-      }
-      char id_buf[24];
-      const fix::test_request tr{to_chars_view(id_buf, sizeof id_buf, 'T', static_cast<std::uint64_t>(fix::utc_now_ns()))};
-      {
-        std::lock_guard lk(wmu);
-        if (!send(tr)) break;
-      }
-      ex->n_.test_requests.fetch_add(1, std::memory_order_relaxed);
-      test_request_out = true;
-      rearm();
-      continue;
-    }
     if (ec || n == 0) {
-      if (ec && ec != goro::errc::canceled && ec != goro::errc::closed) log("read: %s", ec.message().c_str());
+      if (ec == goro::errc::io_timeout && !logged_on) log("no Logon within the logon timeout");
+      else if (ec && ec != goro::errc::canceled && ec != goro::errc::closed) log("read: %s", ec.message().c_str());
       if (!ec && fr.finish().st == fix::framer::status::error) log("the stream ended inside a message");
       break;
     }
     ex->n_.bytes_in.fetch_add(n, std::memory_order_relaxed);
     fr.commit(n);
+    std::unique_lock lk(mu);
+    const std::int64_t now = fix::utc_now_ns();
+    for (;;) {
+      const fix::framer::result r = fr.next();
+      if (r.st == fix::framer::status::need_more) break;
+      if (r.st == fix::framer::status::error) {
+        log("%s", r.err.message().c_str());
+        fs.on_framer_error(r.err, now);
+        if (fs.done()) break;
+        continue;
+      }
+      const fix::error e = fs.on_frame(r.f, now, [this](const fix::message& m) { return on_app(m); });
+      if (e) {
+        fr.errors().add(e.code);
+        log("%s", e.message().c_str());
+      }
+      if (!e || e.code == fix::errc::unknown_msg_type) ex->n_.received.fetch_add(1, std::memory_order_relaxed);
+      if (fs.done()) break;
+    }
+    if (!logged_on && fs.logged_on()) {
+      logged_on = true;
+      ex->n_.logged_on.fetch_add(1, std::memory_order_relaxed);
+      c.set_read_deadline(goro::net::time_point{});
+      pumper = goro::spawn(goro::spawn_options{.name = "fix quotes"}, [this] { pump(); });
+      log("logged on as %s, HeartBtInt %lld, MsgSeqNum in %llu out %llu", fs.remote().c_str(),
+          static_cast<long long>(fs.heartbeat_s()), static_cast<unsigned long long>(fs.next_in()),
+          static_cast<unsigned long long>(fs.next_out()));
+    }
+    if (!kick(lk) || fs.done()) break;
   }
 
-  // Stop the writer: no more quotes. A write in progress gets a second to finish (a client that
-  // does not read any more would hold it forever).
-  closing = true;
+  // A write in progress gets a second to finish (a client that does not read would hold it).
+  ending = true;
   c.set_write_deadline(steady::now() + 1s);
   cancel();
-  writer.get();
-  // The exchange is shutting down: say goodbye if the socket still takes it.
-  if (!logged_out && ex->ctx_.is_done()) {
-    c.set_write_deadline(steady::now() + 1s);
-    std::lock_guard lk(wmu);
-    out.clear();
-    fix::encode(out, hdr(), fix::logout{"exchange shutting down"});
-    flush(1);
+  if (pumper.valid()) pumper.get();
+  {
+    std::unique_lock lk(mu);
+    // The exchange is shutting down: say goodbye if the socket still takes it.
+    if (!fs.done() && ex->ctx_.is_done()) fs.logout("exchange shutting down", fix::utc_now_ns());
+    kick(lk);
+    fs.abort(ex->ctx_.is_done() ? "exchange shutting down" : "connection closed");
+    publish();
+    std::lock_guard lk2(ex->mu_);
+    ex->session_totals_.merge(fs.counters());
+    merged = true;
   }
-  log("session over: %llu orders, errors: %s", static_cast<unsigned long long>(orders),
-      fr.errors().summary().c_str());
+  log("session over (%s): %llu orders, MsgSeqNum in %llu out %llu, errors: %s", fs.reason().c_str(),
+      static_cast<unsigned long long>(orders), static_cast<unsigned long long>(fs.next_in()),
+      static_cast<unsigned long long>(fs.next_out()), fr.errors().summary().c_str());
 }
 
-// One message from the client. False: close the session.
-bool exchange::session::handle(fix::message& m, bool& logged_out, fix::error_counters& errs) {
-  switch (m.type()) {
-    case fix::msg_type::heartbeat:
-      return true;
-    case fix::msg_type::test_request: {
-      fix::test_request tr;
-      if (auto e = fix::decode(m, tr)) {
-        errs.add(e.code);
-        log("TestRequest: %s", e.message().c_str());
-        return true;
-      }
-      std::lock_guard lk(wmu);
-      ex->n_.heartbeats.fetch_add(1, std::memory_order_relaxed);
-      return send(fix::heartbeat{tr.test_req_id});
-    }
-    case fix::msg_type::logout: {
-      logged_out = true;
-      std::lock_guard lk(wmu);
-      closing = true;
-      fix::logout lo;
-      (void)fix::decode(m, lo);
-      log("logout%s%.*s", lo.text.empty() ? "" : ": ", static_cast<int>(lo.text.size()), lo.text.data());
-      send(fix::logout{"goodbye"});
-      return false;
-    }
-    case fix::msg_type::new_order_single:
-      on_order(m, errs);
-      return true;
-    case fix::msg_type::logon:
-    case fix::msg_type::quote:
-    case fix::msg_type::execution_report:
-      log("unexpected %s from the client: ignored", fix::to_string(m.type()));
-      return true;
-  }
-  return true;
-}
-
-void exchange::session::on_order(const fix::message& m, fix::error_counters& errs) {
+// An in-order application message from the client (mu held).
+fix::error exchange::session::on_app(const fix::message& m) {
+  if (m.type() != fix::msg_type::new_order_single)
+    return fix::error::make(fix::errc::unknown_msg_type, "the exchange takes only NewOrderSingle", fix::tag::msg_type);
   fix::new_order_single o;
-  if (auto e = fix::decode(m, o)) {
-    errs.add(e.code);
-    // No BusinessMessageReject in this codec: count it and go on.
-    log("NewOrderSingle: %s", e.message().c_str());
-    return;
+  if (fix::error e = fix::decode(m, o)) {
+    errs->add(e.code);
+    log("NewOrderSingle rejected: %s", e.message().c_str());
+    return e;
   }
+  on_order(m, o);
+  return {};
+}
+
+void exchange::session::on_order(const fix::message&, const fix::new_order_single& o) {
   ex->n_.orders.fetch_add(1, std::memory_order_relaxed);
   ++orders;
   char oid[48], eid[48];
   fix::execution_report r;
   // "O<session>-<n>", "E<session>-<n>": unique for the exchange's life.
   auto ids = [this](char* buf, std::size_t cap, char prefix) {
-    const std::size_t k = to_chars_view(buf, cap, prefix, id).size();
-    buf[k] = '-';
-    char* e = std::to_chars(buf + k + 1, buf + cap, orders).ptr;
-    return std::string_view(buf, static_cast<std::size_t>(e - buf));
+    char* p = buf;
+    *p++ = prefix;
+    p = std::to_chars(p, buf + cap - 1, id).ptr;
+    *p++ = '-';
+    p = std::to_chars(p, buf + cap, orders).ptr;
+    return std::string_view(buf, static_cast<std::size_t>(p - buf));
   };
   r.order_id = ids(oid, sizeof oid, 'O');
   r.exec_id = ids(eid, sizeof eid, 'E');
@@ -325,7 +253,6 @@ void exchange::session::on_order(const fix::message& m, fix::error_counters& err
   r.order_qty = o.qty;
   r.transact_time_ns = fix::utc_now_ns();
 
-  std::lock_guard lk(wmu);
   const auto idx = ex->universe_.find(o.sym);
   const char* reject = nullptr;
   fix::price px = 0;
@@ -349,93 +276,114 @@ void exchange::session::on_order(const fix::message& m, fix::error_counters& err
     r.last_px = r.avg_px = px;
     ex->n_.fills.fetch_add(1, std::memory_order_relaxed);
   }
-  send(r);
+  fs.send(r, r.transact_time_ns, /*keep=*/true);  // replayed on a ResendRequest
 }
 
-// ---- the writer ---------------------------------------------------------------------------------
+// ---- the pump: quotes and timers ----------------------------------------------------------------
 
-void exchange::session::write_quotes() {
+void exchange::session::pump() {
   const exchange_options& o = ex->opt_;
   const bool paced = o.rate > 0;
   // A quote is about 150 bytes.
   const std::uint64_t batch_max = std::max<std::uint64_t>(1, o.batch_bytes / 150);
   const double per_wake = paced ? std::max(1.0, std::floor(o.rate / 10000)) : 1;
-  const auto heartbeat = heartbeat_s > 0 ? std::chrono::seconds(heartbeat_s) : std::chrono::seconds(0);
-  const auto start = steady::now();
-  std::uint64_t sent = 0;
+  steady::time_point start{};
+  std::uint64_t sent = 0;    // quotes made or dropped: the schedule
+  std::uint64_t made = 0;    // quotes made
+  // A write that takes longer than this was held up by the client, not by our own scheduling.
+  constexpr auto stall = 20ms;
   char stamp[32];
   for (;;) {
-    if (ctx.is_done() || closing) return;
+    if (ctx.is_done()) return;
+    std::unique_lock lk(mu);
     const auto now = steady::now();
-    std::uint64_t due = batch_max;
-    if (paced) {
-      const double elapsed = std::chrono::duration<double>(now - start).count();
-      const auto target = static_cast<std::uint64_t>(elapsed * o.rate);
-      due = target > sent ? std::min(target - sent, batch_max) : 0;
-    }
-    if (o.quote_limit) due = std::min(due, o.quote_limit - sent);
-    if (due == 0) {
-      // Nothing due: sleep until the next quote, or the next heartbeat.
-      auto wake = steady::time_point::max();
-      // Wake when the next `per_wake` quotes are due: at most about a thousand wake-ups a
-      // second whatever the rate (at 50,000 quotes/s, 50 quotes every millisecond, as a real
-      // feed arrives in bursts). Waking for every quote (every 20 us) cost more CPU in timer
-      // wake-ups than the client spent on the quotes.
-      if (paced && (!o.quote_limit || sent < o.quote_limit))
-        wake = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>((sent + per_wake) / o.rate));
-      steady::time_point last;
-      {
-        std::lock_guard lk(wmu);
-        last = last_tx;
-      }
-      if (heartbeat.count()) {
-        if (now >= last + heartbeat) {
-          std::lock_guard lk(wmu);
-          if (closing) return;
-          ex->n_.heartbeats.fetch_add(1, std::memory_order_relaxed);
-          if (!send(fix::heartbeat{})) {
-            cancel();
-            return;
-          }
-          continue;
-        }
-        wake = std::min(wake, last + heartbeat);
-      }
-      if (wake == steady::time_point::max()) wake = now + 1h;
-      if (goro::sleep_until(ctx, wake)) return;
-      continue;
-    }
-    std::lock_guard lk(wmu);
-    if (closing) return;
-    out.clear();
-    const std::string_view ts(stamp, fix::format_utc_timestamp(stamp, fix::utc_now_ns()));
-    for (std::uint64_t k = 0; k < due; ++k) {
-      const market::tick t = mkt.next();
-      fix::builder b(out);
-      fix::header h{o.comp_id, client_id, out_seq++, 0};
-      b.begin(fix::msg_type::quote, h, ts);
-      b.add_int(fix::tag::quote_id, static_cast<std::int64_t>(h.seq));
-      b.add(fix::tag::symbol, ex->universe_[t.index].sym.view());
-      b.add_price(fix::tag::bid_px, t.bid);
-      b.add_price(fix::tag::offer_px, t.ask);
-      b.add_int(fix::tag::bid_size, t.bid_size);
-      b.add_int(fix::tag::offer_size, t.ask_size);
-      b.add_time_text(fix::tag::transact_time, ts);
-      b.end();
-    }
-    if (!flush(due)) {
-      cancel();  // the reader's read ends too
+    const std::int64_t utc = fix::utc_now_ns();
+    fs.on_timer(utc);
+    if (fs.done()) {
+      kick(lk);
+      log("%s", fs.reason().c_str());
+      cancel();  // the reader's read ends
       return;
     }
-    sent += due;
-    ex->n_.quotes.fetch_add(due, std::memory_order_relaxed);
+    auto wake = steady::time_point::max();
+    if (fs.logged_on() && (!o.quote_limit || made < o.quote_limit)) {
+      if (start == steady::time_point{}) start = now;
+      std::uint64_t due = batch_max;
+      if (paced) {
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        const auto target = static_cast<std::uint64_t>(elapsed * o.rate);
+        due = target > sent ? target - sent : 0;
+      }
+      if (o.quote_limit) due = std::min(due, o.quote_limit - made);
+      if (due > 0 && writing && fs.output().size() >= o.quote_queue_bytes) {
+        // A slow reader: what falls due now is dropped, never sent late in a burst.
+        if (paced) {
+          fs.counters().slow_reader_drops += due;
+          ex->n_.slow_drops.fetch_add(due, std::memory_order_relaxed);
+          sent += due;
+        }
+        due = 0;
+      }
+      if (due > 0) {
+        std::string& out = fs.output();
+        const std::string_view ts(stamp, fix::format_utc_timestamp(stamp, utc));
+        for (std::uint64_t k = 0; k < due; ++k) {
+          const market::tick t = mkt.next();
+          fix::builder b(out);
+          const fix::header h = fs.next_header(utc);
+          b.begin(fix::msg_type::quote, h, ts);
+          b.add_int(fix::tag::quote_id, static_cast<std::int64_t>(h.seq));
+          b.add(fix::tag::symbol, ex->universe_[t.index].sym.view());
+          b.add_price(fix::tag::bid_px, t.bid);
+          b.add_price(fix::tag::offer_px, t.ask);
+          b.add_int(fix::tag::bid_size, t.bid_size);
+          b.add_int(fix::tag::offer_size, t.ask_size);
+          b.add_time_text(fix::tag::transact_time, ts);
+          b.end();
+        }
+        sent += due;
+        made += due;
+        ex->n_.quotes.fetch_add(due, std::memory_order_relaxed);
+      }
+      if (paced) {
+        // Wake when the next `per_wake` quotes are due (see the README: bursts about 100 us apart).
+        wake = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>((sent + per_wake) / o.rate));
+      } else if (!o.quote_limit || made < o.quote_limit) {
+        wake = writing ? now + 200us : now;  // as fast as the client reads (kick below writes it all)
+      }
+    }
+    const bool other_writer = writing;
+    const auto before_write = steady::now();
+    const bool wrote = kick(lk);
+    if (paced && start != steady::time_point{} && steady::now() - before_write > stall) {
+      // The write was held up by the client (a full socket): what fell due meanwhile is dropped,
+      // counted, instead of sent late in a burst above the rate.
+      const double elapsed = std::chrono::duration<double>(steady::now() - start).count();
+      const auto target = static_cast<std::uint64_t>(elapsed * o.rate);
+      if (target > sent) {
+        fs.counters().slow_reader_drops += target - sent;
+        ex->n_.slow_drops.fetch_add(target - sent, std::memory_order_relaxed);
+        sent = target;
+      }
+    }
+    if (!wrote) return;
+    const std::int64_t t = fs.next_timer_ns();
+    if (t != INT64_MAX) wake = std::min(wake, now + std::chrono::nanoseconds(std::max<std::int64_t>(t - utc, 0)));
+    if (wake == steady::time_point::max()) wake = now + 1h;
+    lk.unlock();
+    if (wake <= now && !other_writer) {
+      goro::yield();
+      continue;
+    }
+    if (goro::sleep_until(ctx, wake)) return;
   }
 }
 
 // ---- the exchange -------------------------------------------------------------------------------
 
 exchange::exchange(exchange_options o)
-    : opt_(std::move(o)), universe_(opt_.symbols, opt_.seed), ln_(goro::net::listen(opt_.listen)) {
+    : opt_(std::move(o)), universe_(opt_.symbols, opt_.seed), ln_(goro::net::listen(opt_.listen)),
+      store_(opt_.store ? opt_.store : &own_store_) {
   if (!(opt_.rate >= 0) || std::isinf(opt_.rate))
     throw std::invalid_argument("qf::exchange: rate must be a finite number >= 0");
   auto [cx, cn] = goro::with_cancel(goro::context::background());
@@ -526,13 +474,20 @@ exchange_stats exchange::stats() const {
   s.orders = n_.orders.load();
   s.fills = n_.fills.load();
   s.rejects = n_.rejects.load();
-  s.heartbeats_sent = n_.heartbeats.load();
-  s.test_requests_sent = n_.test_requests.load();
-  s.seq_gaps = n_.seq_gaps.load();
+  s.slow_reader_drops = n_.slow_drops.load();
   s.bytes_sent = n_.bytes_out.load();
   s.bytes_received = n_.bytes_in.load();
   std::lock_guard lk(mu_);
   s.errors = errors_;
+  s.session = session_totals_;
+  for (const auto& [id, sh] : sessions_) {
+    session& x = *sh.first;
+    goro::sched::spin_guard g(x.pub_mu);  // after mu_ (the lock order)
+    if (!x.merged) s.session.merge(x.pub);
+  }
+  s.heartbeats_sent = s.session.heartbeats_sent;
+  s.test_requests_sent = s.session.test_requests_sent;
+  s.seq_gaps = s.session.gaps;
   return s;
 }
 

@@ -8,30 +8,37 @@
 //     return 0;
 //   });
 //
-// A session, one per accepted connection:
+// A session, one per accepted connection, runs the FIX session layer (fix_session.hpp) as an
+// acceptor with the exchange's session_store: sequence numbers per client CompID survive
+// reconnects; gaps, resends, duplicates, resets, CompID checks and rejects follow FIX there.
 //   1. The client's first message must be a Logon (A) within logon_timeout: the exchange answers
 //      with a Logon carrying the same HeartBtInt (and ResetSeqNumFlag); anything else closes the
 //      connection.
-//   2. A writer coroutine then sends Quotes (S), each one tick of the session's own market (a
+//   2. A pump coroutine then makes Quotes (S), each one tick of the session's own market (a
 //      qf::market over the universe, seeded with `seed`: every session sees the same sequence,
 //      which a client can re-simulate). rate > 0: at most `rate` quotes a second, paced by the
-//      clock in bursts (a wake-up for every max(1, rate / 1000) quotes, so about a millisecond
-//      apart at high rates), batches capped by batch_bytes; rate == 0: as fast as the client
-//      reads (write_all parks on a full
-//      socket). Without anything else to send for HeartBtInt seconds it sends a Heartbeat (0).
-//   3. The session's coroutine reads: TestRequest (1) -> Heartbeat with its TestReqID;
-//      NewOrderSingle (D) -> ExecutionReport (8): a market order fills at once, whole, at the
-//      current ask (buy) or bid (sell); a limit order fills there if marketable, else is rejected,
-//      as is an unknown symbol; Logout (5) -> a Logout back, then the connection closes. Nothing
-//      received for 1.5 x HeartBtInt: a TestRequest; still nothing: the session ends.
-//   4. Malformed input is counted (stats().errors) and skipped: a session survives bad checksums,
-//      garbage and the like as long as the framing allows (see fix.hpp).
-// Outbound MsgSeqNum counts 1, 2, ... across every message of the session, in wire order (one
-// mutex guards the sequence number, the market and the socket's write side). Inbound sequence
-// gaps are counted (no resend: this is a simulator).
+//      clock in bursts of max(1, rate / 10000) quotes; rate == 0: as fast as the client reads.
+//      It also runs the session's timers (Heartbeat, TestRequest, timeouts).
+//   3. The reader coroutine frames and hands every message to the session layer, whose
+//      application callback handles NewOrderSingle (D) -> ExecutionReport (8): a market order
+//      fills at once, whole, at the current ask (buy) or bid (sell); a limit order fills there if
+//      marketable, else is rejected, as is an unknown symbol. Execution reports are kept for
+//      replay; quotes are gap-filled on a ResendRequest.
+//   4. Malformed input is counted (stats().errors); a message that parses but has a bad field
+//      gets a session Reject, an unsupported MsgType a BusinessMessageReject.
+// WRITE PATH: one mutex per session (`mu`) guards the session state machine, the market and
+// the output; it is never held across a socket write. Whoever appends output (the pump, the
+// reader) and finds no write in progress becomes the writer: it swaps the output out, unlocks,
+// writes (with a write deadline, write_timeout), relocks, and repeats until nothing is left.
+// So wire order is MsgSeqNum order, and one writer at a time. SLOW READER: while output is
+// waiting and more than quote_queue_bytes are queued, the quotes that fall due are dropped
+// (counted: slow_reader_drops) and the schedule moves on, so the exchange never bursts past its
+// rate to catch up; admin messages and execution reports are never dropped. A write that misses
+// its deadline ends the session.
 #pragma once
 
 #include "fix.hpp"
+#include "fix_session.hpp"
 #include "universe.hpp"
 
 #include <goro/goro.hpp>
@@ -56,6 +63,10 @@ struct exchange_options {
   std::size_t batch_bytes = 32 * 1024;     // about this many bytes of quotes per write
   std::uint64_t quote_limit = 0;           // quotes per session, then only heartbeats; 0: no limit
   std::FILE* log = nullptr;                // session starts, ends and errors; nullptr: silent
+  std::chrono::milliseconds write_timeout{5000};  // a write that takes longer ends the session
+  std::size_t quote_queue_bytes = 256 * 1024;  // output waiting beyond this: due quotes drop
+  // Sequence numbers per client CompID; null: the exchange's own (they live as long as it).
+  fix::session_store* store = nullptr;
 };
 
 struct exchange_stats {
@@ -70,10 +81,12 @@ struct exchange_stats {
   std::uint64_t rejects = 0;
   std::uint64_t heartbeats_sent = 0;
   std::uint64_t test_requests_sent = 0;
-  std::uint64_t seq_gaps = 0;              // inbound MsgSeqNum not the one expected
+  std::uint64_t seq_gaps = 0;              // inbound gaps (each answered by a ResendRequest)
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
+  std::uint64_t slow_reader_drops = 0;     // quotes dropped for clients that do not keep up
   fix::error_counters errors;              // framing, parse and decode errors of ended sessions
+  fix::session_counters session;           // the session layer's counters, every session
 };
 
 class exchange {
@@ -112,13 +125,16 @@ class exchange {
   goro::join_handle<void> acceptor_;
   bool started_ = false, stopped_ = false;
 
-  mutable goro::mutex mu_;  // guards sessions_, errors_
+  fix::session_store own_store_;
+  fix::session_store* store_;
+  mutable goro::mutex mu_;  // guards sessions_, errors_, session_totals_ (lock order: before a session's publish lock)
+  fix::session_counters session_totals_;  // of ended sessions
   std::unordered_map<std::uint64_t, std::pair<std::shared_ptr<session>, goro::join_handle<void>>> sessions_;
   fix::error_counters errors_;
 
   struct counters {
     std::atomic<std::uint64_t> accepted{0}, active{0}, logged_on{0}, quotes{0}, sent{0}, received{0},
-        orders{0}, fills{0}, rejects{0}, heartbeats{0}, test_requests{0}, seq_gaps{0}, bytes_out{0},
+        orders{0}, fills{0}, rejects{0}, slow_drops{0}, bytes_out{0},
         bytes_in{0};
   } n_;
 };

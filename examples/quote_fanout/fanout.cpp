@@ -245,24 +245,79 @@ void client::start() {
     }));
   }
   running.wait();
-  std::string out;
-  fix::encode(out, fix::header{opt_.comp_id, opt_.target, seq_++, fix::utc_now_ns()},
-              fix::logon{.heartbeat_interval_s = opt_.heartbeat_interval_s});
-  std::error_code ec;
-  conn_.write_all(out, ec);
-  // The session starts either way: if the Logon could not be written, its first read fails,
-  // and it ends, closing every consumer (result::error says why).
+  fix::session_config cfg;
+  cfg.local = opt_.comp_id;
+  cfg.remote = opt_.target;
+  cfg.initiator = true;
+  cfg.heartbeat_s = opt_.heartbeat_interval_s;
+  cfg.logout_timeout_ns = std::chrono::nanoseconds(opt_.logout_timeout).count();
+  fs_ = std::make_unique<fix::session>(std::move(cfg), opt_.store ? opt_.store : &own_store_, fix::utc_now_ns());
+  auto [cx, cn] = goro::with_cancel(goro::context::background());
+  ctx_ = std::move(cx);
+  cancel_ = std::move(cn);
+  {
+    std::unique_lock<goro::mutex> lk(mu_);
+    fs_->logon(fix::utc_now_ns());
+    // The session starts either way: if the Logon could not be written, its first read fails,
+    // and it ends, closing every consumer (result::error says why).
+    kick(lk);
+  }
   session_h_ = goro::spawn([this] { session(); });
+  timer_h_ = goro::spawn([this] { timers(); });
+}
+
+// Writes the session's output unless another coroutine is writing (mu_ held; released around
+// each write). False if the connection failed.
+bool client::kick(std::unique_lock<goro::mutex>& lk) {
+  if (writing_) return true;
+  writing_ = true;
+  bool ok = true;
+  while (!fs_->output().empty()) {
+    wbuf_.clear();
+    wbuf_.swap(fs_->output());
+    lk.unlock();
+    conn_.set_write_deadline(std::chrono::steady_clock::now() + opt_.write_timeout);
+    std::error_code ec;
+    conn_.write_all(wbuf_, ec);
+    lk.lock();
+    if (ec) {
+      fs_->abort("write: " + ec.message());
+      fs_->output().clear();
+      conn_.set_read_deadline(std::chrono::steady_clock::now());  // the session's read ends
+      ok = false;
+      break;
+    }
+  }
+  writing_ = false;
+  return ok;
+}
+
+// Heartbeats, TestRequests on silence, the Logout timeout: the session layer's timers.
+void client::timers() {
+  for (;;) {
+    std::int64_t wait_ns;
+    {
+      std::unique_lock<goro::mutex> lk(mu_);
+      if (fs_->done()) return;
+      const std::int64_t now = fix::utc_now_ns();
+      fs_->on_timer(now);
+      kick(lk);
+      if (fs_->done()) {
+        conn_.set_read_deadline(std::chrono::steady_clock::now());  // the session's read ends
+        return;
+      }
+      const std::int64_t t = fs_->next_timer_ns();
+      wait_ns = std::clamp<std::int64_t>(t == INT64_MAX ? 1'000'000'000 : t - now, 1'000'000, 1'000'000'000);
+    }
+    if (goro::sleep_for(ctx_, std::chrono::nanoseconds(wait_ns))) return;
+  }
 }
 
 void client::send_logout() {
-  std::lock_guard<goro::mutex> lk(write_mu_);
-  if (logout_sent_) return;
-  logout_sent_ = true;
-  std::string out;
-  fix::encode(out, fix::header{opt_.comp_id, opt_.target, seq_++, fix::utc_now_ns()}, fix::logout{"bye"});
-  std::error_code ec;
-  conn_.write_all(out, ec);
+  std::unique_lock<goro::mutex> lk(mu_);
+  if (!fs_->logged_on()) return;
+  fs_->logout("bye", fix::utc_now_ns());
+  kick(lk);
   // After the Logout, the exchange has logout_timeout to answer and close.
   conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.logout_timeout);
 }
@@ -310,9 +365,8 @@ void client::decide(std::size_t k, goro::chan<quote_ptr> ch) {
 bool client::send_order(std::size_t k, std::uint32_t index, fix::side sd, std::int64_t qty) {
   const std::int64_t signed_qty = sd == fix::side::buy ? qty : -qty;
   const std::string id = "D" + std::to_string(k) + "-" + std::to_string(next_order_.fetch_add(1, std::memory_order_relaxed));
-  std::string out;
-  std::lock_guard<goro::mutex> lk(write_mu_);
-  if (logout_sent_) return false;
+  std::unique_lock<goro::mutex> lk(mu_);
+  if (!fs_->logged_on()) return false;
   fix::new_order_single o;
   o.cl_ord_id = id;
   o.sym = u_[index].sym;
@@ -320,7 +374,6 @@ bool client::send_order(std::size_t k, std::uint32_t index, fix::side sd, std::i
   o.qty = qty;
   o.type = fix::ord_type::market;
   o.transact_time_ns = fix::utc_now_ns();
-  fix::encode(out, fix::header{opt_.comp_id, opt_.target, seq_++, o.transact_time_ns}, o);
   live_sec_[index].exposure.fetch_add(signed_qty, std::memory_order_relaxed);
   {
     goro::sched::spin_guard g(order_mu_);
@@ -328,9 +381,9 @@ bool client::send_order(std::size_t k, std::uint32_t index, fix::side sd, std::i
   }
   // Counted before the write, so that its ExecutionReport never finds fills > sent.
   live_.orders_sent.fetch_add(1, std::memory_order_relaxed);  // several decision makers write it
-  std::error_code ec;
-  conn_.write_all(out, ec);
-  if (ec) {  // the session is ending: the order is not in flight
+  // Not kept for a resend: an order is stale by then, so a ResendRequest gap-fills it.
+  fs_->send(o, o.transact_time_ns);
+  if (!kick(lk)) {  // the session is ending: the order is not in flight
     goro::sched::spin_guard g(order_mu_);
     if (pending_.erase(id)) {
       live_sec_[index].exposure.fetch_sub(signed_qty, std::memory_order_relaxed);
@@ -393,11 +446,49 @@ void client::session() {
       bump(live_.index_drops);
     }
   };
-  // Decodes m into out; a message that does not decode is counted by class and skipped.
-  auto decoded = [&](auto& out) {
-    const fix::error e = fix::decode(m, out);
-    fr.errors().add(e.code);  // ok is not counted
-    return !e;
+  // An in-order application message from the exchange (mu_ held). A message that does not
+  // decode is counted by class and answered with a session Reject (the returned error).
+  bool logout_asked = false;
+  auto app = [&](const fix::message& m) -> fix::error {
+    switch (m.type()) {
+      case fix::msg_type::quote: {
+        if (stop_.load(std::memory_order_relaxed) ||
+            (opt_.max_quotes != 0 && r_.quotes_received >= opt_.max_quotes)) {
+          ++r_.quotes_ignored;
+          return {};
+        }
+        quote_event ev;
+        ++r_.quote_decodes;
+        if (const fix::error e = fix::decode(m, ev.q)) {
+          fr.errors().add(e.code);
+          return e;
+        }
+        const std::optional<std::size_t> idx = u_.find(ev.q.sym());
+        if (!idx) {
+          ++r_.unknown_symbols;
+          bump(live_.unknown);
+          return {};
+        }
+        ev.index = static_cast<std::uint32_t>(*idx);
+        ev.arrival_ns = steady_ns();
+        ++r_.quotes_received;
+        live_quotes_.store(r_.quotes_received, std::memory_order_relaxed);
+        dispatch(std::make_shared<const quote_event>(ev));
+        if (opt_.max_quotes != 0 && r_.quotes_received == opt_.max_quotes) logout_asked = true;
+        return {};
+      }
+      case fix::msg_type::execution_report: {
+        fix::execution_report er;
+        if (const fix::error e = fix::decode(m, er)) {
+          fr.errors().add(e.code);
+          return e;
+        }
+        on_execution(er);
+        return {};
+      }
+      default:
+        return fix::error::make(fix::errc::unknown_msg_type, "the client takes Quote and ExecutionReport", fix::tag::msg_type);
+    }
   };
   conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.io_timeout);
   bool done = false;
@@ -407,81 +498,55 @@ void client::session() {
     const std::size_t n = conn_.read(room.data(), room.size(), ec);
     if (ec || n == 0) {
       fr.finish();
-      if (ec && !r_.logged_out) r_.error = "read: " + ec.message();
+      std::lock_guard<goro::mutex> lk(mu_);
+      if (fs_->logged_out() || fs_->done()) break;  // the timers or a failed write ended it
+      if (ec) r_.error = "read: " + ec.message();
+      else r_.error = "the exchange closed the connection";
       break;
     }
     fr.commit(n);
-    {
-      std::lock_guard<goro::mutex> lk(write_mu_);
-      if (!logout_sent_) conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.io_timeout);
-    }
+    std::unique_lock<goro::mutex> lk(mu_);
+    if (fs_->logged_on()) conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.io_timeout);
+    const std::int64_t now = fix::utc_now_ns();
     for (;;) {
       const fix::framer::result fres = fr.next();
       if (fres.st == fix::framer::status::need_more) break;
-      if (fres.st == fix::framer::status::error) continue;  // counted by the framer
-      ++r_.parse_calls;
-      if (const fix::error e = m.parse(fres.f)) {
-        fr.errors().add(e.code);
+      if (fres.st == fix::framer::status::error) {  // counted by the framer
+        fs_->on_framer_error(fres.err, now);
+        if (fs_->done()) break;
         continue;
       }
-      ++r_.messages;
-      switch (m.type()) {
-        case fix::msg_type::quote: {
-          if (stop_.load(std::memory_order_relaxed) ||
-              (opt_.max_quotes != 0 && r_.quotes_received >= opt_.max_quotes)) {
-            ++r_.quotes_ignored;
-            break;
-          }
-          quote_event ev;
-          ++r_.quote_decodes;
-          if (!decoded(ev.q)) break;
-          const std::optional<std::size_t> idx = u_.find(ev.q.sym());
-          if (!idx) {
-            ++r_.unknown_symbols;
-            bump(live_.unknown);
-            break;
-          }
-          ev.index = static_cast<std::uint32_t>(*idx);
-          ev.arrival_ns = steady_ns();
-          ++r_.quotes_received;
-          live_quotes_.store(r_.quotes_received, std::memory_order_relaxed);
-          dispatch(std::make_shared<const quote_event>(ev));
-          if (opt_.max_quotes != 0 && r_.quotes_received == opt_.max_quotes) send_logout();
-          break;
-        }
-        case fix::msg_type::execution_report: {
-          fix::execution_report er;
-          if (decoded(er)) on_execution(er);
-          break;
-        }
-        case fix::msg_type::logon:
-          r_.logged_on = true;
-          break;
-        case fix::msg_type::logout:
-          r_.logged_out = true;
-          done = true;
-          break;
-        case fix::msg_type::test_request: {
-          fix::test_request tr;
-          if (!decoded(tr)) break;
-          std::lock_guard<goro::mutex> lk(write_mu_);
-          if (logout_sent_) break;
-          out.clear();
-          fix::encode(out, fix::header{opt_.comp_id, opt_.target, seq_++, fix::utc_now_ns()},
-                      fix::heartbeat{tr.test_req_id});
-          std::error_code ec;
-          conn_.write_all(out, ec);
-          ++r_.heartbeats_sent;
-          break;
-        }
-        default:
-          break;
+      ++r_.parse_calls;
+      const fix::error e = fs_->on_frame(fres.f, now, app);
+      if (e && e.code != fix::errc::unknown_msg_type) {
+        fr.errors().add(e.code);
+      } else {
+        ++r_.messages;
+        if (e) fr.errors().add(e.code);
       }
-      if (done) break;
+      if (fs_->logged_on()) r_.logged_on = true;
+      if (logout_asked) {
+        logout_asked = false;
+        fs_->logout("bye", now);
+        conn_.set_read_deadline(std::chrono::steady_clock::now() + opt_.logout_timeout);
+      }
+      if (fs_->done()) break;
     }
+    kick(lk);
+    if (fs_->done()) done = true;
     live_.frames.store(fr.frames(), std::memory_order_relaxed);
     live_.errors.store(fr.errors().total(), std::memory_order_relaxed);
   }
+  {
+    std::unique_lock<goro::mutex> lk(mu_);
+    r_.logged_out = fs_->logged_out();
+    if (!r_.logged_out && r_.error.empty() && !fs_->reason().empty() && fs_->reason() != "no answer to our Logout")
+      r_.error = "session: " + fs_->reason();
+    fs_->abort("connection closed");
+    r_.session = fs_->counters();
+    r_.heartbeats_sent = r_.session.heartbeats_sent;
+  }
+  cancel_();
   r_.frames = fr.frames();
   r_.errors = fr.errors();
   conn_.close();
@@ -550,6 +615,7 @@ result client::stop() {
 result client::wait() {
   if (!started_ || joined_) return r_;
   session_h_.get();
+  timer_h_.get();
   for (auto& h : decision_h_) h.get();
   for (std::size_t i = 0; i < sec_h_.size(); ++i) {
     security_stats st = sec_h_[i].get();

@@ -52,6 +52,7 @@
 #pragma once
 
 #include "fix.hpp"
+#include "fix_session.hpp"
 #include "universe.hpp"
 
 #include <goro/goro.hpp>
@@ -99,6 +100,9 @@ struct options {
   std::uint64_t max_quotes = 0;
   std::chrono::milliseconds logout_timeout{5000}; // waiting for the exchange's Logout
   std::chrono::milliseconds io_timeout{60000};    // no byte at all for this long ends the session
+  std::chrono::milliseconds write_timeout{5000};  // a write that takes longer ends the session
+  // Sequence numbers of (comp_id, target) for a later client to resume (null: this client's own).
+  fix::session_store* store = nullptr;
   // Decision makers (see the top of this file); 0: none.
   std::size_t decision_makers = 0;
   std::size_t decision_capacity = 1024;
@@ -189,6 +193,7 @@ struct result {
   std::uint64_t quotes_ignored = 0;  // after max_quotes or stop()
   std::uint64_t unknown_symbols = 0;
   std::uint64_t heartbeats_sent = 0;
+  fix::session_counters session;     // the session layer's (gaps, resends, rejects, heartbeats...)
   fix::error_counters errors;        // framing, parse and decode errors by class
   std::vector<security_stats> securities;  // by universe index
   std::array<sector_stats, sector_count> sectors{};
@@ -268,7 +273,9 @@ class client {
 
  private:
   void session();
+  void timers();
   void send_logout();
+  bool kick(std::unique_lock<goro::mutex>& lk);
   void decide(std::size_t k, goro::chan<quote_ptr> ch);
   bool send_order(std::size_t k, std::uint32_t index, fix::side sd, std::int64_t qty);
   void on_execution(const fix::execution_report& er);
@@ -296,10 +303,18 @@ class client {
   options opt_;
   universe u_;
   goro::net::conn conn_;
-  goro::mutex write_mu_;
+  // The FIX session (fix_session.hpp, an initiator) and the write side. mu_ guards fs_, writing_
+  // and the session's output; it is never held across a socket write: whoever finds no write in
+  // progress becomes the writer (writing_), swaps the output into wbuf_, unlocks, writes, relocks
+  // and repeats (kick()). Lock order: mu_ before order_mu_.
+  goro::mutex mu_;
+  fix::session_store own_store_;
+  std::unique_ptr<fix::session> fs_;
+  bool writing_ = false;
+  std::string wbuf_;               // the writer's (the coroutine that set writing_)
+  goro::context ctx_;              // ends the timer coroutine
+  goro::cancel_func cancel_;
   std::atomic<bool> stop_{false};
-  bool logout_sent_ = false;       // guarded by write_mu_
-  std::uint64_t seq_ = 1;          // guarded by write_mu_
   std::atomic<std::uint64_t> live_quotes_{0};
   std::atomic<bool> session_over_{false};
 
@@ -328,6 +343,7 @@ class client {
   std::atomic<std::uint64_t> next_order_{1};
 
   goro::join_handle<void> session_h_;
+  goro::join_handle<void> timer_h_;
   std::vector<goro::join_handle<security_stats>> sec_h_;
   std::vector<goro::join_handle<sector_stats>> sector_h_;
   goro::join_handle<index_stats> index_h_;

@@ -645,6 +645,10 @@ const char* to_string(msg_type t) noexcept {
     case msg_type::quote: return "Quote";
     case msg_type::new_order_single: return "NewOrderSingle";
     case msg_type::execution_report: return "ExecutionReport";
+    case msg_type::resend_request: return "ResendRequest";
+    case msg_type::reject: return "Reject";
+    case msg_type::sequence_reset: return "SequenceReset";
+    case msg_type::business_message_reject: return "BusinessMessageReject";
   }
   return "?";
 }
@@ -662,6 +666,10 @@ const field* message::find(int t) const noexcept {
 }
 
 error message::parse_body(std::string_view body) noexcept {
+  raw_type_ = {};
+  sender_ = target_ = {};
+  seq_ = 0;
+  sending_time_ = 0;
   for (std::size_t i = 0; i < n_; ++i)
     if (fields_[i].tag < 256) index_[static_cast<std::size_t>(fields_[i].tag)] = 0;
   n_ = 0;
@@ -701,20 +709,28 @@ error message::parse_body(std::string_view body) noexcept {
   if (n_ == 0 || fields_[0].tag != tag::msg_type)
     return error::make(errc::missing_tag, "MsgType must be the first field of the body", tag::msg_type);
   const std::string_view mt = fields_[0].value;
+  raw_type_ = mt;
   bool known = mt.size() == 1;
   if (known) {
     switch (mt[0]) {
-      case '0': case '1': case '5': case 'A': case 'S': case 'D': case '8':
+      case '0': case '1': case '2': case '3': case '4': case '5': case 'A': case 'S': case 'D':
+      case '8': case 'j':
         type_ = static_cast<msg_type>(mt[0]);
         break;
       default: known = false;
     }
   }
+  // An unknown MsgType is reported after the header is checked (see raw_type()).
+  if (auto e = parse_header()) return e;
   if (!known) {
     error err = error::make(errc::unknown_msg_type, "a MsgType this codec does not handle", tag::msg_type);
     err.near(mt);
     return err;
   }
+  return {};
+}
+
+error message::parse_header() noexcept {
   sender_ = get(tag::sender_comp_id);
   if (sender_.empty()) return error::make(errc::missing_tag, "required header field missing", tag::sender_comp_id);
   target_ = get(tag::target_comp_id);
@@ -937,6 +953,10 @@ void builder::begin(msg_type t, const header& h, std::string_view sending_time_t
   add(tag::target_comp_id, h.target);
   add_int(tag::msg_seq_num, static_cast<std::int64_t>(h.seq));
   add(tag::sending_time, sending_time_text);
+  if (h.poss_dup) {
+    add(tag::poss_dup_flag, 'Y');
+    add_time(tag::orig_sending_time, h.orig_sending_time_ns);
+  }
 }
 
 void builder::add(int t, std::string_view value) {
@@ -1061,6 +1081,129 @@ std::string_view encode(std::string& out, const header& h, const execution_repor
   b.add_price(tag::avg_px, m.avg_px);
   b.add_time(tag::transact_time, m.transact_time_ns);
   if (!m.text.empty()) b.add(tag::text, m.text);
+  return b.end();
+}
+
+// ---- session-level messages ---------------------------------------------------------------------
+
+namespace {
+error need_seq(const message& m, int t, std::uint64_t& out) noexcept {
+  std::string_view v;
+  if (auto e = need(m, t, v)) return e;
+  return parse_uint(v, out) ? error{} : bad(t, "not a sequence number", v);
+}
+error opt_int(const message& m, int t, int& out) noexcept {
+  const std::string_view v = m.get(t);
+  if (v.empty()) return {};
+  std::uint64_t x = 0;
+  if (!parse_uint(v, x) || x > 1'000'000'000) return bad(t, "not a number", v);
+  out = static_cast<int>(x);
+  return {};
+}
+}  // namespace
+
+error decode(const message& m, resend_request& out) noexcept {
+  if (m.type() != msg_type::resend_request) return wrong_type(m, msg_type::resend_request);
+  resend_request r;
+  if (auto e = need_seq(m, tag::begin_seq_no, r.begin_seq)) return e;
+  if (r.begin_seq == 0) return bad(tag::begin_seq_no, "not a sequence number > 0", m.get(tag::begin_seq_no));
+  if (auto e = need_seq(m, tag::end_seq_no, r.end_seq)) return e;
+  if (r.end_seq != 0 && r.end_seq < r.begin_seq)
+    return bad(tag::end_seq_no, "EndSeqNo before BeginSeqNo", m.get(tag::end_seq_no));
+  out = r;
+  return {};
+}
+
+error decode(const message& m, sequence_reset& out) noexcept {
+  if (m.type() != msg_type::sequence_reset) return wrong_type(m, msg_type::sequence_reset);
+  sequence_reset r;
+  if (auto e = need_seq(m, tag::new_seq_no, r.new_seq)) return e;
+  if (r.new_seq == 0) return bad(tag::new_seq_no, "not a sequence number > 0", m.get(tag::new_seq_no));
+  const std::string_view g = m.get(tag::gap_fill_flag);
+  if (!g.empty() && g != "Y" && g != "N") return bad(tag::gap_fill_flag, "not Y or N", g);
+  r.gap_fill = g == "Y";
+  out = r;
+  return {};
+}
+
+error decode(const message& m, reject& out) noexcept {
+  if (m.type() != msg_type::reject) return wrong_type(m, msg_type::reject);
+  reject r;
+  if (auto e = need_seq(m, tag::ref_seq_num, r.ref_seq)) return e;
+  if (auto e = opt_int(m, tag::ref_tag_id, r.ref_tag)) return e;
+  r.ref_msg_type = m.get(tag::ref_msg_type);
+  if (!m.get(tag::session_reject_reason).empty())
+    if (auto e = opt_int(m, tag::session_reject_reason, r.reason)) return e;
+  r.text = m.get(tag::text);
+  out = r;
+  return {};
+}
+
+error decode(const message& m, business_message_reject& out) noexcept {
+  if (m.type() != msg_type::business_message_reject) return wrong_type(m, msg_type::business_message_reject);
+  business_message_reject r;
+  if (!m.get(tag::ref_seq_num).empty())
+    if (auto e = need_seq(m, tag::ref_seq_num, r.ref_seq)) return e;
+  if (auto e = need(m, tag::ref_msg_type, r.ref_msg_type)) return e;
+  std::string_view v;
+  if (auto e = need(m, tag::business_reject_reason, v)) return e;
+  if (auto e = opt_int(m, tag::business_reject_reason, r.reason)) return e;
+  r.text = m.get(tag::text);
+  out = r;
+  return {};
+}
+
+std::string_view encode(std::string& out, const header& h, const resend_request& m) {
+  builder b(out);
+  b.begin(msg_type::resend_request, h);
+  b.add_int(tag::begin_seq_no, static_cast<std::int64_t>(m.begin_seq));
+  b.add_int(tag::end_seq_no, static_cast<std::int64_t>(m.end_seq));
+  return b.end();
+}
+
+std::string_view encode(std::string& out, const header& h, const sequence_reset& m) {
+  builder b(out);
+  b.begin(msg_type::sequence_reset, h);
+  if (m.gap_fill) b.add(tag::gap_fill_flag, 'Y');
+  b.add_int(tag::new_seq_no, static_cast<std::int64_t>(m.new_seq));
+  return b.end();
+}
+
+std::string_view encode(std::string& out, const header& h, const reject& m) {
+  builder b(out);
+  b.begin(msg_type::reject, h);
+  b.add_int(tag::ref_seq_num, static_cast<std::int64_t>(m.ref_seq));
+  if (m.ref_tag > 0) b.add_int(tag::ref_tag_id, m.ref_tag);
+  if (!m.ref_msg_type.empty()) b.add(tag::ref_msg_type, m.ref_msg_type);
+  if (m.reason >= 0) b.add_int(tag::session_reject_reason, m.reason);
+  if (!m.text.empty()) b.add(tag::text, m.text);
+  return b.end();
+}
+
+std::string_view encode(std::string& out, const header& h, const business_message_reject& m) {
+  builder b(out);
+  b.begin(msg_type::business_message_reject, h);
+  if (m.ref_seq) b.add_int(tag::ref_seq_num, static_cast<std::int64_t>(m.ref_seq));
+  b.add(tag::ref_msg_type, m.ref_msg_type);
+  b.add_int(tag::business_reject_reason, m.reason);
+  if (!m.text.empty()) b.add(tag::text, m.text);
+  return b.end();
+}
+
+std::string_view encode_poss_dup(std::string& out, const message& m, std::int64_t sending_time_ns) {
+  builder b(out);
+  header h{m.sender(), m.target(), m.seq(), sending_time_ns};
+  h.poss_dup = true;
+  h.orig_sending_time_ns = m.sending_time_ns();
+  b.begin(m.type(), h);
+  for (const field& f : m.fields()) {
+    switch (f.tag) {
+      case tag::msg_type: case tag::sender_comp_id: case tag::target_comp_id: case tag::msg_seq_num:
+      case tag::sending_time: case tag::poss_dup_flag: case tag::orig_sending_time:
+        continue;
+      default: b.add(f.tag, f.value);
+    }
+  }
   return b.end();
 }
 

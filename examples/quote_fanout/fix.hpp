@@ -258,6 +258,11 @@ enum class msg_type : char {
   quote = 'S',
   new_order_single = 'D',
   execution_report = '8',
+  // Session-level messages (the session layer, fix_session.hpp).
+  resend_request = '2',
+  reject = '3',
+  sequence_reset = '4',
+  business_message_reject = 'j',
 };
 const char* to_string(msg_type t) noexcept;  // "Heartbeat", ...
 
@@ -269,7 +274,11 @@ inline constexpr int avg_px = 6, begin_string = 8, body_length = 9, checksum = 1
                      target_comp_id = 56, text = 58, transact_time = 60, encrypt_method = 98,
                      heart_bt_int = 108, test_req_id = 112, quote_id = 117, reset_seq_num_flag = 141,
                      bid_px = 132, offer_px = 133, bid_size = 134, offer_size = 135, exec_type = 150,
-                     leaves_qty = 151;
+                     leaves_qty = 151, begin_seq_no = 7, end_seq_no = 16, new_seq_no = 36,
+                     poss_dup_flag = 43, ref_seq_num = 45, orig_sending_time = 122,
+                     gap_fill_flag = 123, ref_tag_id = 371, ref_msg_type = 372,
+                     session_reject_reason = 373, business_reject_ref_id = 379,
+                     business_reject_reason = 380;
 }
 
 struct field {
@@ -293,6 +302,13 @@ class message {
   error parse_body(std::string_view body) noexcept;
 
   msg_type type() const noexcept { return type_; }
+  // MsgType (35) as written: also set when parse() failed with unknown_msg_type, which is
+  // reported only after the standard header parsed, so that sender(), target() and seq() are
+  // valid then too (a session can consume the sequence number and answer with a
+  // BusinessMessageReject).
+  std::string_view raw_type() const noexcept { return raw_type_; }
+  // PossDupFlag (43) is Y.
+  bool poss_dup() const noexcept { return get(tag::poss_dup_flag) == "Y"; }
   std::string_view sender() const noexcept { return sender_; }
   std::string_view target() const noexcept { return target_; }
   std::uint64_t seq() const noexcept { return seq_; }
@@ -308,10 +324,12 @@ class message {
   std::span<const field> fields() const noexcept { return {fields_.data(), n_}; }
 
  private:
+  error parse_header() noexcept;
   std::array<field, max_fields> fields_;
   std::size_t n_ = 0;
   std::array<std::uint8_t, 256> index_{};  // tag < 256 -> 1 + position of its first field
   msg_type type_ = msg_type::heartbeat;
+  std::string_view raw_type_;
   std::string_view sender_, target_;
   std::uint64_t seq_ = 0;
   std::int64_t sending_time_ = 0;
@@ -323,6 +341,10 @@ struct header {
   std::string_view target;         // TargetCompID (56)
   std::uint64_t seq = 1;           // MsgSeqNum (34)
   std::int64_t sending_time_ns = 0;  // SendingTime (52)
+  // A retransmission: PossDupFlag (43) Y and OrigSendingTime (122), written right after
+  // SendingTime (still in the header, where FIX wants them).
+  bool poss_dup = false;
+  std::int64_t orig_sending_time_ns = 0;
 };
 
 // Typed messages. String fields are views (into the frame when decoded: copy what must outlive it).
@@ -405,6 +427,37 @@ struct execution_report {
   std::string_view text;           // Text (58), optional
 };
 
+// Session-level messages.
+struct resend_request {
+  std::uint64_t begin_seq = 0;  // BeginSeqNo (7), > 0
+  std::uint64_t end_seq = 0;    // EndSeqNo (16): 0 means everything from begin_seq on
+};
+struct sequence_reset {
+  std::uint64_t new_seq = 0;  // NewSeqNo (36), > 0
+  bool gap_fill = false;      // GapFillFlag (123) Y; otherwise a Reset
+};
+// Reject (3): a message was received but not processed because of a session-level problem.
+struct reject {
+  std::uint64_t ref_seq = 0;        // RefSeqNum (45), required
+  int ref_tag = 0;                  // RefTagID (371), 0: absent
+  std::string_view ref_msg_type;    // RefMsgType (372), optional
+  int reason = -1;                  // SessionRejectReason (373), -1: absent
+  std::string_view text;            // Text (58), optional
+};
+// SessionRejectReason (373) values used here.
+namespace reject_reason {
+inline constexpr int invalid_tag = 0, required_tag_missing = 1, undefined_tag = 3,
+                     tag_without_value = 4, value_incorrect = 5, incorrect_format = 6,
+                     comp_id_problem = 9, sending_time_accuracy = 10, invalid_msg_type = 11;
+}
+// BusinessMessageReject (j): an application message that cannot be processed.
+struct business_message_reject {
+  std::uint64_t ref_seq = 0;        // RefSeqNum (45)
+  std::string_view ref_msg_type;    // RefMsgType (372), required
+  int reason = 0;                   // BusinessRejectReason (380), required: 3 unsupported MsgType
+  std::string_view text;            // Text (58), optional
+};
+
 // Decoding: fills out from a parsed message of the matching type (unknown_msg_type otherwise).
 // Required fields missing: missing_tag; malformed: bad_value; error::tag names the field.
 error decode(const message& m, logon& out) noexcept;
@@ -414,6 +467,10 @@ error decode(const message& m, test_request& out) noexcept;
 error decode(const message& m, quote& out) noexcept;  // Symbol, QuoteID (117), BidPx, OfferPx required
 error decode(const message& m, new_order_single& out) noexcept;
 error decode(const message& m, execution_report& out) noexcept;
+error decode(const message& m, resend_request& out) noexcept;
+error decode(const message& m, sequence_reset& out) noexcept;
+error decode(const message& m, reject& out) noexcept;
+error decode(const message& m, business_message_reject& out) noexcept;
 
 // ---- encoding -----------------------------------------------------------------------------------
 
@@ -453,6 +510,13 @@ std::string_view encode(std::string& out, const header& h, const test_request& m
 std::string_view encode(std::string& out, const header& h, const quote& q);
 std::string_view encode(std::string& out, const header& h, const new_order_single& m);
 std::string_view encode(std::string& out, const header& h, const execution_report& m);
+std::string_view encode(std::string& out, const header& h, const resend_request& m);
+std::string_view encode(std::string& out, const header& h, const sequence_reset& m);
+std::string_view encode(std::string& out, const header& h, const reject& m);
+std::string_view encode(std::string& out, const header& h, const business_message_reject& m);
+// A retransmission of an earlier message m (parsed): the same MsgType, MsgSeqNum and body, with
+// PossDupFlag Y, OrigSendingTime = m's SendingTime, and SendingTime sending_time_ns.
+std::string_view encode_poss_dup(std::string& out, const message& m, std::int64_t sending_time_ns);
 
 }  // namespace qf::fix
 

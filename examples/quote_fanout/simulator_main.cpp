@@ -96,6 +96,18 @@ void print_stats(std::FILE* f, const qf::exchange_stats& s) {
                (unsigned long long)s.messages_sent, s.bytes_sent / 1e6,
                (unsigned long long)s.messages_received, (unsigned long long)s.orders,
                (unsigned long long)s.fills, (unsigned long long)s.rejects, s.errors.summary().c_str());
+  const qf::fix::session_counters& k = s.session;
+  auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::fprintf(f,
+               "fix_exchange: session: %llu gaps (%llu ResendRequests sent, %llu messages held), %llu "
+               "ResendRequests received (%llu replayed, %llu gap fills), %llu duplicates ignored, %llu "
+               "MsgSeqNum too low, %llu CompID errors, %llu Rejects and %llu BusinessMessageRejects sent, "
+               "%llu rejects received, %llu resets, %llu heartbeats, %llu test requests, %llu slow-reader "
+               "drops\n",
+               u(k.gaps), u(k.resend_requests_sent), u(k.queued), u(k.resend_requests_received), u(k.replayed),
+               u(k.gap_fills_sent), u(k.duplicates_ignored), u(k.seq_too_low), u(k.comp_id_errors),
+               u(k.rejects_sent), u(k.business_rejects_sent), u(k.rejects_received), u(k.resets),
+               u(k.heartbeats_sent), u(k.test_requests_sent), u(s.slow_reader_drops));
 }
 
 int serve(const command& cmd) {

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <goro/goro.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -26,15 +27,16 @@ struct client {
   fix::message m;
   std::string out;
   std::uint64_t seq = 1;
+  std::string me;  // our SenderCompID: one session per CompID at a time
 
-  explicit client(const std::string& addr) : c(goro::net::dial(addr)) {
+  explicit client(const std::string& addr, std::string id = "CLIENT") : c(goro::net::dial(addr)), me(std::move(id)) {
     c.set_deadline(steady::now() + 60s);  // nothing in a test waits longer
   }
 
   template <class M>
   void send(const M& msg) {
     out.clear();
-    fix::encode(out, fix::header{"CLIENT", "EXCH", seq++, fix::utc_now_ns()}, msg);
+    fix::encode(out, fix::header{me, "EXCH", seq++, fix::utc_now_ns()}, msg);
     c.write_all(out);
   }
 
@@ -68,15 +70,16 @@ struct checker {
   qf::market mk;
   std::uint64_t want_seq = 2;  // 1 was the Logon
   std::uint64_t quotes = 0;
+  std::string target = "CLIENT";
 
-  checker(const qf::universe& uu, std::uint64_t seed) : u(uu), mk(uu, seed) {}
+  checker(const qf::universe& uu, std::uint64_t seed, std::string t = "CLIENT") : u(uu), mk(uu, seed), target(std::move(t)) {}
 
   // The current message (any type): its sequence number follows; a quote matches the next tick.
   void check(const fix::message& m) {
     REQUIRE(m.seq() == want_seq);
     ++want_seq;
     CHECK(m.sender() == "EXCH");
-    CHECK(m.target() == "CLIENT");
+    CHECK(m.target() == target);
     if (m.type() != fix::msg_type::quote) return;
     fix::quote q;
     const fix::error e = fix::decode(m, q);
@@ -246,13 +249,15 @@ TEST_CASE("exchange: a paced rate, two sessions, each the same market") {
     qf::exchange ex({.listen = "127.0.0.1:0", .symbols = 300, .seed = 9, .rate = rate});
     ex.start();
     const qf::universe u(300, 9);
-    auto session = [&ex, &u] {
-      client cl(ex.addr());
+    int ids = 0;
+    auto session = [&ex, &u, &ids] {
+      const std::string me = "CLIENT" + std::to_string(++ids);
+      client cl(ex.addr(), me);
       cl.send(fix::logon{.heartbeat_interval_s = 30});
       REQUIRE(cl.next());
       REQUIRE(cl.m.type() == fix::msg_type::logon);
       const auto t0 = steady::now();
-      checker ck(u, 9);
+      checker ck(u, 9, me);
       while (ck.quotes < n) {
         REQUIRE(cl.next());
         ck.check(cl.m);
@@ -302,11 +307,32 @@ TEST_CASE("exchange: malformed input is counted and the session goes on") {
       m = encode_order("BAD2");
       cl.c.write_all(std::string_view(m).substr(0, 50));     // truncated, a good one follows
       cl.send(order("GOOD", "AAPL", fix::side::buy, 5));
+      // Messages 2 and 3 never arrived whole: a gap. The exchange asks for them and holds GOOD.
+      REQUIRE(ck.until(cl, fix::msg_type::resend_request));
+      fix::resend_request rr;
+      REQUIRE_FALSE(fix::decode(cl.m, rr));
+      CHECK(rr.begin_seq == 2);
+      CHECK(rr.end_seq == 0);
+      {
+        fix::header h{"CLIENT", "EXCH", 2, fix::utc_now_ns()};
+        h.poss_dup = true;
+        h.orig_sending_time_ns = h.sending_time_ns;
+        cl.out.clear();
+        fix::encode(cl.out, h, fix::sequence_reset{.new_seq = 4, .gap_fill = true});
+        cl.c.write_all(cl.out);
+      }
       const report r = read_report(cl, ck);
       CHECK(r.cl_ord_id == "GOOD");
       CHECK(r.status == fix::ord_status::filled);
-      // An order that does not decode (OrderQty 0) is counted and skipped; the session goes on.
+      // An order that does not decode (OrderQty 0) is counted and gets a session Reject naming
+      // the field; the session goes on.
       cl.send(order("ZERO", "AAPL", fix::side::buy, 0));
+      REQUIRE(ck.until(cl, fix::msg_type::reject));
+      fix::reject rj;
+      REQUIRE_FALSE(fix::decode(cl.m, rj));
+      CHECK(rj.ref_seq == 5);
+      CHECK(rj.ref_tag == fix::tag::order_qty);
+      CHECK(rj.reason == fix::reject_reason::value_incorrect);
       cl.send(order("AFTER", "AAPL", fix::side::sell, 5));
       CHECK(read_report(cl, ck).cl_ord_id == "AFTER");
       cl.send(fix::logout{});
@@ -395,11 +421,13 @@ TEST_CASE("exchange: stop() logs every session out and joins everything") {
     const qf::universe u(100, 2);
     goro::wait_group started;
     started.add(3);
-    auto session = [&ex, &u, &started] {
-      client cl(ex.addr());
+    std::atomic<int> ids{0};
+    auto session = [&ex, &u, &started, &ids] {
+      const std::string me = "CLIENT" + std::to_string(++ids);
+      client cl(ex.addr(), me);
       cl.send(fix::logon{.heartbeat_interval_s = 30});
       REQUIRE(cl.next());
-      checker ck(u, 2);
+      checker ck(u, 2, me);
       bool logout = false;
       std::string text;
       while (cl.next()) {
@@ -429,6 +457,87 @@ TEST_CASE("exchange: stop() logs every session out and joins everything") {
     std::error_code ec;
     goro::net::dial(addr, ec);
     CHECK(ec);
+    CHECK(others_alive() == 0);
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("exchange: a reconnect resumes the session's sequence numbers; starting over at 1 is too low") {
+  const int rc = goro::run([] {
+    qf::exchange ex({.listen = "127.0.0.1:0", .symbols = 20, .seed = 1, .rate = 0, .quote_limit = 10});
+    ex.start();
+    const qf::universe u(20, 1);
+    std::uint64_t our_next = 0, their_last = 0;
+    {
+      client cl(ex.addr(), "RECON");
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      checker ck(u, 1, "RECON");
+      ck.want_seq = 1;
+      while (ck.quotes < 10) {
+        REQUIRE(cl.next());
+        ck.check(cl.m);
+      }
+      their_last = ck.want_seq - 1;
+      our_next = cl.seq;
+    }  // the connection drops without a Logout
+    // The exchange notices (end of stream) and frees the identity.
+    for (int k = 0; k < 200 && ex.stats().sessions_active != 0; ++k) goro::sleep_for(5ms);
+    {
+      client cl(ex.addr(), "RECON");
+      cl.seq = our_next;
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      REQUIRE(cl.next());
+      CHECK(cl.m.type() == fix::msg_type::logon);
+      CHECK(cl.m.seq() == their_last + 1);  // resumed, not 1
+      cl.send(fix::logout{});
+      while (cl.next() && cl.m.type() != fix::msg_type::logout) {
+      }
+    }
+    for (int k = 0; k < 200 && ex.stats().sessions_active != 0; ++k) goro::sleep_for(5ms);
+    {
+      client cl(ex.addr(), "RECON");  // a client that forgot its numbers
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      bool logout = false;
+      std::string text;
+      while (cl.next()) {
+        if (cl.m.type() == fix::msg_type::logout) {
+          logout = true;
+          fix::logout lo;
+          REQUIRE_FALSE(fix::decode(cl.m, lo));
+          text = lo.text;
+        }
+      }
+      CHECK(logout);
+      CHECK(text.find("MsgSeqNum too low, expecting") == 0);
+    }
+    ex.stop();
+    CHECK(ex.stats().session.seq_too_low == 1);
+    CHECK(others_alive() == 0);
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("exchange: a client that stops reading: quotes drop (counted), then the write deadline ends it") {
+  const int rc = goro::run([] {
+    qf::exchange ex({.listen = "127.0.0.1:0", .symbols = 50, .seed = 1, .rate = 50000,
+                     .write_timeout = std::chrono::milliseconds(300)});
+    ex.start();
+    {
+      client cl(ex.addr(), "SLOW");
+      cl.send(fix::logon{.heartbeat_interval_s = 30});
+      REQUIRE(cl.next());
+      // Stop reading: the socket buffers fill, the exchange's write blocks, the deadline ends it.
+      const auto t0 = steady::now();
+      while (ex.stats().sessions_active != 0 && steady::now() - t0 < 20s) goro::sleep_for(20ms);
+      CHECK(ex.stats().sessions_active == 0);
+    }
+    ex.stop();
+    const auto s = ex.stats();
+    MESSAGE("slow reader: " << s.quotes_sent << " quotes sent, " << s.slow_reader_drops << " dropped");
+    CHECK(s.slow_reader_drops > 0);
+    CHECK(s.session.slow_reader_drops == s.slow_reader_drops);
     CHECK(others_alive() == 0);
     return 0;
   });
