@@ -79,7 +79,7 @@ TEST_CASE("net_lookup: impossible names fail at once with no_such_host, naming t
         "temporary failure in name resolution");
 }
 
-TEST_CASE("net_lookup: a done context fails at once; plain threads may look up too") {
+TEST_CASE("net_lookup: a done context fails at once, plain threads may look up too") {
   watchdog wd("lookup ctx");
   std::error_code ec, ok_ec;
   std::vector<std::string> with_ctx;

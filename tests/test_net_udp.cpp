@@ -167,7 +167,7 @@ TEST_CASE("net_udp: a datagram longer than the buffer is truncated, the next one
   });
 }
 
-TEST_CASE("net_udp: a read deadline expires with io_timeout, not early; the socket stays usable") {
+TEST_CASE("net_udp: a read deadline expires with io_timeout, not early, the socket stays usable") {
   watchdog wd("udp read deadline");
   std::error_code ec, past;
   double waited = 0;
@@ -215,7 +215,7 @@ TEST_CASE("net_udp: a deadline set while read_from waits applies to it") {
   CHECK(waited < 5000.0);
 }
 
-TEST_CASE("net_udp: cancelling the context ends a parked read_from; a done context fails at once") {
+TEST_CASE("net_udp: cancelling the context ends a parked read_from, a done context fails at once") {
   watchdog wd("udp context");
   std::error_code ec, again, wctx;
   double waited = 0;

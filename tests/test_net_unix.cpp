@@ -105,7 +105,7 @@ TEST_CASE("net_unix: listen and dial a socket file, echo, the file removed on cl
   CHECK(back == "end");
 }
 
-TEST_CASE("net_unix: abstract names (@name) need no file; close wakes accept and read") {
+TEST_CASE("net_unix: abstract names (@name) need no file, close wakes accept and read") {
   watchdog wd("unix abstract");
   const std::string name = "@goro-test-" + std::to_string(::getpid()) + "-" +
                            std::to_string(clk::now().time_since_epoch().count());
