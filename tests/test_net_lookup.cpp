@@ -103,7 +103,7 @@ TEST_CASE("net_lookup: a done context fails at once, plain threads may look up t
 }
 
 TEST_CASE(
-    "net_lookup: a context ends a lookup still queued on a busy pool; the job finishes alone") {
+    "net_lookup: a context ends a lookup still queued on a busy pool, the job finishes alone") {
   watchdog wd("lookup abandoned");
   std::error_code ec;
   double ms = 0;

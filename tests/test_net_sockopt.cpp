@@ -72,7 +72,7 @@ TEST_CASE("net_sockopt: conn options read back with getsockopt") {
 }
 
 TEST_CASE(
-    "net_sockopt: listen_config: reuse_port lets two listeners share a port; keep-alive and "
+    "net_sockopt: listen_config: reuse_port lets two listeners share a port, keep-alive and "
     "buffers reach accepted connections") {
   watchdog wd("sockopt listen_config");
   int ka = -1, idle = -1, rcv = -1, reuse = -1;
