@@ -125,7 +125,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "net_sockopt: plain listen keeps Go's defaults: keep-alive 15 s on accepted connections; "
+    "net_sockopt: plain listen keeps Go's defaults: keep-alive 15 s on accepted connections, "
     "keep_alive 0 turns it off") {
   watchdog wd("sockopt defaults");
   int idle = -1, off = -1;
