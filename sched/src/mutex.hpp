@@ -31,7 +31,7 @@ class GORO_CAPABILITY("mutex") mutex {
 
  private:
   std::mutex m_;
-  lock_rank rank_;
+  [[maybe_unused]] lock_rank rank_;  // read only where GORO_LOCK_RANKS is 1
 };
 
 class GORO_SCOPED_CAPABILITY lock_guard {
