@@ -142,6 +142,11 @@ void on_frame(const fix::frame& f, fix::message& m) {
                a.transact_time_ns == b.transact_time_ns && a.text == b.text;
       });
       break;
+    case fix::msg_type::resend_request:
+    case fix::msg_type::reject:
+    case fix::msg_type::sequence_reset:
+    case fix::msg_type::business_message_reject:
+      break;  // session-level messages: the framing and field checks above cover them
   }
 }
 
