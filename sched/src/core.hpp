@@ -130,8 +130,23 @@ namespace goro::sched::detail {
 
 // The one checked transition of the coroutine's lifecycle: fatal, naming the coroutine and all
 // three states, when co is not in `from`. to_running accepts fresh and runnable.
-void transition(coroutine* co, co_state from, co_state to) noexcept;
-void to_running(coroutine* co) noexcept;
+// Inline: ready(), start() and every switch make one (bad_transition, the fatal path, is out of
+// line in switch.cpp).
+[[noreturn]] void bad_transition(const coroutine* co, co_state found, const char* from, co_state to) noexcept;
+
+inline void transition(coroutine* co, co_state from, co_state to) noexcept {
+  const co_state s = co->state.load(std::memory_order_relaxed);
+  if (s != from) [[unlikely]]
+    bad_transition(co, s, to_string(from), to);
+  co->state.store(to, std::memory_order_relaxed);
+}
+
+inline void to_running(coroutine* co) noexcept {
+  const co_state s = co->state.load(std::memory_order_relaxed);
+  if (s != co_state::fresh && s != co_state::runnable) [[unlikely]]
+    bad_transition(co, s, "fresh|runnable", co_state::running);
+  co->state.store(co_state::running, std::memory_order_relaxed);
+}
 
 // Coroutines made runnable together (an I/O reap), linked through coroutine::link in order.
 struct ready_list {

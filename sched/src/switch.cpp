@@ -49,30 +49,12 @@ const char* to_string(permit p) noexcept {
   return "?";
 }
 
-namespace {
-
-[[noreturn]] void bad_transition(const coroutine* co, co_state found, const char* from, co_state to) noexcept {
+void bad_transition(const coroutine* co, co_state found, const char* from, co_state to) noexcept {
   char msg[200];
   std::snprintf(msg, sizeof msg,
                 "goro: coroutine %llu: lifecycle transition %s -> %s found it %s (a scheduler bug)",
                 static_cast<unsigned long long>(co->id), from, to_string(to), to_string(found));
   fatal(msg);
-}
-
-}  // namespace
-
-void transition(coroutine* co, co_state from, co_state to) noexcept {
-  const co_state s = co->state.load(std::memory_order_relaxed);
-  if (s != from) [[unlikely]]
-    bad_transition(co, s, to_string(from), to);
-  co->state.store(to, std::memory_order_relaxed);
-}
-
-void to_running(coroutine* co) noexcept {
-  const co_state s = co->state.load(std::memory_order_relaxed);
-  if (s != co_state::fresh && s != co_state::runnable) [[unlikely]]
-    bad_transition(co, s, "fresh|runnable", co_state::running);
-  co->state.store(co_state::running, std::memory_order_relaxed);
 }
 
 // ==== context switch =============================================================================
