@@ -115,8 +115,9 @@ TEST_CASE("exec: output, combined_output, and exit_error carrying what was captu
 TEST_CASE("exec: a context cancel kills the child with SIGKILL") {
   watchdog wd("exec ctx");
   goro::run([] {
-    auto [ctx, cancel] = goro::with_timeout(goro::context(), 50ms);
+    // t0 before the deadline is fixed: the deadline is 50 ms after a moment no later than t0.
     const auto t0 = clk::now();
+    auto [ctx, cancel] = goro::with_timeout(goro::context(), 50ms);
     auto c = goro::exec::command(ctx, "sleep", "60");
     c.start();
     goro::exec::exit_status st = c.wait();
